@@ -11,6 +11,11 @@ struct MeasuredRun {
     let peakRSSBytes: Int
     let status: Int32
 
+    /// Drops the page cache when permitted, so the next step reads from disk; harmless when not permitted.
+    static func dropPageCache() {
+        _ = try? run("/bin/sh", ["-c", "sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true"])
+    }
+
     static func run(_ executable: String, _ arguments: [String], quiet: Bool = false) throws -> MeasuredRun {
         let start = Date()
         var pid: pid_t = 0

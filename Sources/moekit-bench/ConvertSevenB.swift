@@ -34,21 +34,21 @@ struct ConvertSevenB: ParsableCommand {
             .reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: hf + "/" + $1)[.size] as? Int) ?? 0) }
         print("checkpoint: \(shardBytes) bytes of shards")
 
-        dropCaches()
+        MeasuredRun.dropPageCache()
         let copy = directory + "/cp-copy"
         try? FileManager.default.removeItem(atPath: copy)
         let cp = try MeasuredRun.run("/bin/sh", ["-c", "cp -r '\(hf)' '\(copy)' && sync"])
         try? FileManager.default.removeItem(atPath: copy)
         print(String(format: "cp -r + sync:          %.1f s", cp.wallSeconds))
 
-        dropCaches()
+        MeasuredRun.dropPageCache()
         let gguf = directory + "/7b-f16.gguf"
         let toGGUF = try MeasuredRun.run(moekit, ["convert", hf, gguf, "--to", "gguf", "--dtype", "f16"], quiet: true)
         guard toGGUF.status == 0 else { throw BenchError.commandFailed("moekit convert → gguf", toGGUF.status) }
         print(String(format: "HF → GGUF F16:         %.1f s (%.2f× cp), peak RSS %.0f MiB", toGGUF.wallSeconds,
             toGGUF.wallSeconds / cp.wallSeconds, Double(toGGUF.peakRSSBytes) / 1048576))
 
-        dropCaches()
+        MeasuredRun.dropPageCache()
         let back = directory + "/hf-back"
         try? FileManager.default.removeItem(atPath: back)
         let toHF = try MeasuredRun.run(moekit, ["convert", gguf, back, "--to", "safetensors", "--dtype", "f16"], quiet: true)
@@ -69,11 +69,6 @@ struct ConvertSevenB: ParsableCommand {
         if !keep {
             for path in [hf, gguf, back] { try? FileManager.default.removeItem(atPath: path) }
         }
-    }
-
-    /// Drops the page cache when permitted, so each step reads from disk; harmless when not permitted.
-    func dropCaches() {
-        _ = try? MeasuredRun.run("/bin/sh", ["-c", "sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true"])
     }
 }
 

@@ -27,6 +27,9 @@ struct MoECommandTests {
         #expect(report["top1_agreement"]?.doubleValue == 1)
         #expect(report["exact_by_construction"]?.boolValue == true)
         #expect(report["within_1e-4_relative"]?.boolValue == true)
+        let ffn = try #require(report["ffn_relative_error"]?.arrayValue)
+        #expect(ffn.count == 30)
+        #expect((report["ffn_relative_error_max"]?.doubleValue ?? 1) <= 1e-5)
         let manifestPath = format == "gguf" ? out + ".moekit-manifest.json" : out + "/moekit-manifest.json"
         let manifest = try JSONParser.parse(try PathUtilities.readBytes(manifestPath))
         #expect(manifest["operation"]?.stringValue == "upcycle")
@@ -53,12 +56,43 @@ struct MoECommandTests {
             #expect(report[key]?.doubleValue?.isFinite == true, "\(key)")
         }
         #expect(report["exact_by_construction"]?.boolValue == false)
+        // A 2-of-8 split drops most of each FFN's output: per-layer errors are large but finite.
+        let values = try #require(report["ffn_relative_error"]?.arrayValue)
+        let ffn = values.compactMap(\.doubleValue)
+        #expect(ffn.count == 30 && ffn.allSatisfy { $0 > 0.1 && $0.isFinite })
 
         (status, output) = try TestModels.run(moekit, ["merge-dense", tmp.file("random"), tmp.file("merged")])
         #expect(status == 0, "\(output)")
         (status, output) = try TestModels.run(moekit, ["convert", model, tmp.file("dense"), "--to", "safetensors", "--dtype", "f32"])
         #expect(status == 0, "\(output)")
         #expect(try PathUtilities.readBytes(tmp.file("dense/model.safetensors")) == PathUtilities.readBytes(tmp.file("merged/model.safetensors")))
+    }
+
+    @Test("verify --calibration reads JSON Lines (gzip) and text; bad calibration files fail naming the file")
+    func verifyCalibration() throws {
+        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let tmp = TemporaryDirectory()
+        var (status, output) = try TestModels.run(moekit, ["upcycle", model, tmp.file("moe"), "--experts", "2", "--top-k", "1"])
+        #expect(status == 0, "\(output)")
+        let corpus = TestModels.repositoryRoot + "/../shared/data/corpus/wikipedia.jsonl.gz"
+        if FileManager.default.fileExists(atPath: corpus) {
+            (status, output) = try TestModels.run(moekit, ["verify", model, tmp.file("moe"), "--calibration", corpus, "--max-tokens", "64", "--json"])
+            #expect(status == 0, "\(output)")
+            let report = try JSONParser.parse(String(output.split(separator: "\n").last { $0.hasPrefix("{") } ?? "{}"))
+            #expect(report["tokens"]?.intValue == 64)
+            #expect((report["max_abs_delta_logit"]?.doubleValue ?? 1) <= 1e-3)
+        }
+        try Data("{\"text\": \"The cat sat on the mat.\"}\n{\"body\": 1}\n".utf8).write(to: URL(fileURLWithPath: tmp.file("bad.jsonl")))
+        try Data(" \n\t\n".utf8).write(to: URL(fileURLWithPath: tmp.file("blank.txt")))
+        let cases: [(String, String)] = [
+            (tmp.file("blank.txt"), "holds no text"), (model, "expected UTF-8 text"),
+            (tmp.file("bad.jsonl"), "bad.jsonl:2: field 'text' is missing"), (tmp.file("absent.txt"), "cannot read"),
+        ]
+        for (file, message) in cases {
+            (status, output) = try TestModels.run(moekit, ["verify", model, tmp.file("moe"), "--calibration", file, "--max-tokens", "10000"])
+            #expect(status == 1, "\(file): \(output)")
+            #expect(output.contains(message), "\(output)")
+        }
     }
 
     @Test("bad options fail with status 1 before writing; --dry-run writes nothing")
