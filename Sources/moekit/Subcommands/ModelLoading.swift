@@ -30,7 +30,7 @@ func readInputText(text: String?, file: String?) throws -> String {
     case (nil, let file?):
         guard let data = FileManager.default.contents(atPath: file) else { throw ModelCommandError.unreadable(path: file) }
         return String(decoding: data, as: UTF8.self)
-    default: throw ModelCommandError.inputChoice
+    default: throw ModelCommandError.inputChoice("--text and --file")
     }
 }
 
@@ -38,14 +38,14 @@ func readInputText(text: String?, file: String?) throws -> String {
 enum ModelCommandError: Error, CustomStringConvertible {
     case noTokenizer(path: String)
     case unreadable(path: String)
-    case inputChoice
+    case inputChoice(String)
     case emptyInput
 
     var description: String {
         switch self {
         case .noTokenizer(let path): return "\(path) carries no tokenizer (GGUF tokenizer.ggml.* keys or tokenizer.json)"
         case .unreadable(let path): return "cannot read \(path)"
-        case .inputChoice: return "give exactly one of --text and --file"
+        case .inputChoice(let options): return "give exactly one of \(options)"
         case .emptyInput: return "the input text encodes to no tokens"
         }
     }

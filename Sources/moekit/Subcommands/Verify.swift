@@ -11,8 +11,10 @@ extension MoekitCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a dense model and its MoE on the same tokens and compare their logits.",
             discussion: """
-                Reports max and mean |Δlogit|, KL(dense‖moe), top-1 agreement, each model's perplexity, whether the \
-                MoE's manifest says the transform is exact by construction, and whether max |Δlogit| ≤ 1e-4 · max |logit|.
+                Reports max and mean |Δlogit|, KL(dense‖moe), top-1 agreement, each model's perplexity, the relative \
+                error ‖ffn_moe(x) − ffn_dense(x)‖ / ‖ffn_dense(x)‖ of every layer's FFN block on the dense model's own \
+                FFN inputs x, whether the MoE's manifest says the transform is exact by construction, and whether \
+                max |Δlogit| ≤ 1e-4 · max |logit|.
                 """)
 
         static let defaultText = """
@@ -31,8 +33,11 @@ extension MoekitCommand {
         @Option(help: "Text to run (default: a built-in English paragraph).")
         var text: String?
 
-        @Option(help: "File whose text to run instead.")
+        @Option(help: "Calibration text to run instead: UTF-8 text, or JSON Lines (.jsonl, .jsonl.gz) with a text field.")
         var calibration: String?
+
+        @Option(help: "JSON Lines field that holds the text.")
+        var field: String = "text"
 
         @Option(help: "Use at most this many tokens.")
         var maxTokens: Int = 256
@@ -46,9 +51,14 @@ extension MoekitCommand {
         func run() throws {
             try reportingErrors {
                 Matmul.useSingleThreadedBLAS()
-                let input = (text == nil && calibration == nil) ? Self.defaultText : try readInputText(text: text, file: calibration)
                 let (denseModel, tokenizer) = try loadModelAndTokenizer(path: dense, recipes: recipes)
-                var ids = tokenizer.encode(input, addBOS: true, parseSpecial: false)
+                var ids: [Int32]
+                if let calibration {
+                    guard text == nil else { throw ModelCommandError.inputChoice("--text and --calibration") }
+                    ids = try CalibrationInput(path: calibration, field: field).documents(tokenizer: tokenizer, tokens: maxTokens).flatMap { $0 }
+                } else {
+                    ids = tokenizer.encode(text ?? Self.defaultText, addBOS: true, parseSpecial: false)
+                }
                 guard !ids.isEmpty else { throw ModelCommandError.emptyInput }
                 ids = Array(ids.prefix(min(maxTokens, denseModel.config.maxPositionEmbeddings)))
                 let denseLogits = try denseModel.logits(ids)
@@ -58,6 +68,7 @@ extension MoekitCommand {
                 }
                 let moeLogits = try moeModel.logits(ids)
                 let c = LogitComparison(dense: denseLogits, moe: moeLogits, ids: ids)
+                let ffnErrors = try FFNComparison.relativeErrors(dense: denseModel, moe: moeModel, tokens: ids)
                 let exact = LogitComparison.exactByConstruction(manifest: try? Manifest.read(modelPath: moe))
                 if json {
                     print(JSONWriter.serialize(.object(JSONObject([
@@ -66,11 +77,17 @@ extension MoekitCommand {
                         ("top1_agreement", .number(c.top1Agreement)), ("perplexity_dense", .number(c.perplexityDense)),
                         ("perplexity_moe", .number(c.perplexityMoE)), ("exact_by_construction", .bool(exact)),
                         ("within_1e-4_relative", .bool(c.withinRelativeTolerance)),
+                        ("ffn_relative_error", .array(ffnErrors.map { .number(Double($0)) })),
+                        ("ffn_relative_error_max", .number(Double(ffnErrors.max() ?? 0))),
                     ]))))
                 } else {
                     print("tokens: \(c.tokens)")
                     print(String(format: "max |Δlogit|: %.3e\nmean |Δlogit|: %.3e\nKL(dense‖moe): %.3e\ntop-1 agreement: %.4f\nperplexity: dense %.4f, moe %.4f",
                         c.maxAbsDelta, c.meanAbsDelta, c.klDenseMoE, c.top1Agreement, c.perplexityDense, c.perplexityMoE))
+                    let worst = ffnErrors.indices.max { ffnErrors[$0] < ffnErrors[$1] } ?? 0
+                    print(String(format: "FFN relative error per layer: max %.3e (layer %d), mean %.3e", ffnErrors.max() ?? 0, worst,
+                        ffnErrors.reduce(0, +) / Float(max(ffnErrors.count, 1))))
+                    print("  " + ffnErrors.enumerated().map { String(format: "%d:%.2e", $0.offset, $0.element) }.joined(separator: " "))
                     print("exact by construction: \(exact ? "yes" : "no"); within 1e-4 relative: \(c.withinRelativeTolerance ? "yes" : "no")")
                 }
             }
