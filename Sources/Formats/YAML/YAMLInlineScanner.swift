@@ -185,14 +185,20 @@ struct YAMLInlineScanner {
         }
     }
 
+    /// The next character of a quoted scalar opened at `open`; quoted scalars must close on the same line.
+    mutating func nextInQuotes(opened open: Int, _ kind: String) throws(YAMLError) -> Character {
+        guard let c = current else { throw error("\(kind) scalar opened at column \(open + 1) must close on the same line") }
+        position += 1
+        return c
+    }
+
     /// `'…'` with `''` for a quote; must close on the same line.
     mutating func singleQuoted() throws(YAMLError) -> String {
         let open = position
         position += 1
         var text = ""
         while true {
-            guard let c = current else { throw error("single-quoted scalar opened at column \(open + 1) must close on the same line") }
-            position += 1
+            let c = try nextInQuotes(opened: open, "single-quoted")
             if c == "'" {
                 if current == "'" { text.append("'"); position += 1; continue }
                 return text
@@ -207,8 +213,7 @@ struct YAMLInlineScanner {
         position += 1
         var text = ""
         while true {
-            guard let c = current else { throw error("double-quoted scalar opened at column \(open + 1) must close on the same line") }
-            position += 1
+            let c = try nextInQuotes(opened: open, "double-quoted")
             if c == "\"" { return text }
             guard c == "\\" else { text.append(c); continue }
             let escape = position - 1

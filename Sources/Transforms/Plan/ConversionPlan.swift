@@ -24,20 +24,33 @@ public struct ConversionPlan: Sendable, Equatable {
         }
     }
 
+    /// `operation`: split or upcycle.
     public var operation: Operation
+    /// `input`: the dense model.
     public var input: String?
+    /// `output`: the directory or .gguf file to write.
     public var output: String?
+    /// `experts` (--experts): routed experts N.
     public var experts: Int?
+    /// `top_k` (--top-k): experts per token K.
     public var topK: Int?
+    /// `target` (--target): the MoE recipe (default mixtral).
     public var target: String?
+    /// `format` (--format): safetensors or gguf (default safetensors).
     public var format: String?
+    /// `dtype` (--dtype): f32, f16 or bf16 (default f32).
     public var dtype: String?
+    /// `seed` (--seed): every random choice (default 0).
     public var seed: UInt64?
-    /// Neurons per expert for sharing-inner / sharing-inter.
+    /// `expert_size` (--expert-size): neurons per expert for sharing-inner / sharing-inter.
     public var expertSize: Int?
+    /// `shared_experts` (--shared-experts): always-on experts (upcycle, sharing-inter).
     public var sharedExperts: Int?
+    /// `granularity` (--granularity): upcycling virtual groups G (default 1).
     public var granularity: Int?
+    /// `dense_layers` (--dense-layers): layers kept dense.
     public var denseLayers: LayerSelection?
+    /// `calibration` (--calibration, --calibration-tokens, --calibration-field).
     public var calibration: Calibration?
     /// Top-level values of the per-layer settings.
     public var settings: LayerSettings

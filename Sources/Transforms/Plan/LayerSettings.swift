@@ -60,24 +60,20 @@ public struct LayerSettings: Sendable, Equatable {
 
 /// One layer's final settings (defaults applied).
 public struct ResolvedLayerSettings: Sendable, Equatable {
+    /// Split method name (default `random`).
     public var method: String
+    /// Rescale mode name (default `none`).
     public var rescale: String
+    /// Router init name (default `random`).
     public var router: String
+    /// Drop-Upcycling ratio (default 0).
     public var dropRatio: Double
+    /// Noise standard deviation (default 0).
     public var noise: Float
+    /// Mean/variance alignment (default off).
     public var align: Bool
+    /// Kept dense (default no).
     public var dense: Bool
-
-    /// Creates resolved settings.
-    public init(method: String, rescale: String, router: String, dropRatio: Double, noise: Float, align: Bool, dense: Bool) {
-        self.method = method
-        self.rescale = rescale
-        self.router = router
-        self.dropRatio = dropRatio
-        self.noise = noise
-        self.align = align
-        self.dense = dense
-    }
 }
 
 /// One entry of a plan's `layers` list.
