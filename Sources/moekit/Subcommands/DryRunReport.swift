@@ -9,6 +9,8 @@ struct DryRunReport {
     private(set) var json: JSONValue = .null
     /// One line per problem; a plan with problems cannot be written as it stands.
     private(set) var problems: [JSONValue] = []
+    /// Things that will be written but may not mean the same in the target (e.g. `rope_scaling`).
+    private(set) var warnings: [String] = []
 
     /// Config keys every target handles whatever its recipe lists.
     static let genericConfigKeys: Set<String> = [
@@ -84,7 +86,7 @@ struct DryRunReport {
         report["ram_needed_bytes"] = .integer(Int64(Self.ramNeeded(report, layers: layers, plan: plan, source: source)))
         report["config_fields_not_in_target"] = .array(Self.configFieldsNotInTarget(source: source, recipe: writer.recipe).map { .string($0) })
         if let scaling = source.config["rope_scaling"], scaling != .null {
-            problem(nil, "rope_scaling \(JSONWriter.serialize(scaling)) is not in the \(writer.recipe.name) recipe: the \(writer.format == .gguf ? "GGUF output drops it" : "config.json keeps it, but runtimes of this layout may ignore it")")
+            warnings.append("rope_scaling \(JSONWriter.serialize(scaling)) is not in the \(writer.recipe.name) recipe: the \(writer.format == .gguf ? "GGUF output drops it" : "config.json keeps it, but runtimes of this layout may ignore it")")
         }
         if let needs = try plan.calibrationNeeds(layerCount: layers.count) {
             var list: [JSONValue] = [.string("mlp_inputs")]
@@ -92,6 +94,7 @@ struct DryRunReport {
             if needs.contains(.importance) { list.append(.string("importance")) }
             report["calibration_needs"] = .array(list)
         }
+        report["warnings"] = .array(warnings.map { .string($0) })
         report["problems"] = .array(problems)
         json = .object(report)
     }
@@ -200,6 +203,7 @@ struct DryRunReport {
             let fields = object["config_fields_not_in_target"]?.arrayValue?.compactMap(\.stringValue) ?? []
             if !fields.isEmpty { print("config fields not in the target: \(fields.joined(separator: ", "))") }
         }
+        for warning in warnings { print("warning: \(warning)") }
         for problem in problems {
             let layer = problem["layer"]?.intValue.map { "layer \($0): " } ?? ""
             print("problem: \(layer)\(problem["problem"]?.stringValue ?? "")")
