@@ -219,20 +219,11 @@ struct YAMLInlineScanner {
             let escape = position - 1
             guard let e = current else { throw error("escape at the end of the line", at: escape) }
             position += 1
+            if let replacement = Self.singleCharacterEscapes[e] {
+                text.append(replacement)
+                continue
+            }
             switch e {
-            case "\\": text.append("\\")
-            case "\"": text.append("\"")
-            case "/": text.append("/")
-            case " ": text.append(" ")
-            case "0": text.append("\u{0}")
-            case "a": text.append("\u{7}")
-            case "b": text.append("\u{8}")
-            case "t": text.append("\t")
-            case "n": text.append("\n")
-            case "v": text.append("\u{B}")
-            case "f": text.append("\u{C}")
-            case "r": text.append("\r")
-            case "e": text.append("\u{1B}")
             case "x", "u", "U":
                 let count = e == "x" ? 2 : e == "u" ? 4 : 8
                 guard position + count <= chars.count, let code = UInt32(String(chars[position..<(position + count)]), radix: 16),
@@ -245,6 +236,12 @@ struct YAMLInlineScanner {
             }
         }
     }
+
+    /// Double-quoted escapes of one character: YAML 1.2's set (JSON's plus `\0`, `\a`, `\v`, `\e`, `\ `).
+    static let singleCharacterEscapes: [Character: Character] = [
+        "\\": "\\", "\"": "\"", "/": "/", " ": " ", "0": "\u{0}", "a": "\u{7}", "b": "\u{8}", "t": "\t", "n": "\n",
+        "v": "\u{B}", "f": "\u{C}", "r": "\r", "e": "\u{1B}",
+    ]
 
     /// JSON-pointer escaping of one reference token.
     static func escape(_ key: String) -> String {

@@ -71,17 +71,13 @@ public struct ConversionPlan: Sendable, Equatable {
     /// per-layer entries: what is typed on the command line holds for every layer.
     public func overriding(with flags: ConversionPlan) -> ConversionPlan {
         var merged = self
-        merged.input = flags.input ?? input
-        merged.output = flags.output ?? output
-        merged.experts = flags.experts ?? experts
-        merged.topK = flags.topK ?? topK
-        merged.target = flags.target ?? target
-        merged.format = flags.format ?? format
-        merged.dtype = flags.dtype ?? dtype
+        for field in [\ConversionPlan.input, \.output, \.target, \.format, \.dtype] {
+            merged[keyPath: field] = flags[keyPath: field] ?? self[keyPath: field]
+        }
+        for field in [\ConversionPlan.experts, \.topK, \.expertSize, \.sharedExperts, \.granularity] {
+            merged[keyPath: field] = flags[keyPath: field] ?? self[keyPath: field]
+        }
         merged.seed = flags.seed ?? seed
-        merged.expertSize = flags.expertSize ?? expertSize
-        merged.sharedExperts = flags.sharedExperts ?? sharedExperts
-        merged.granularity = flags.granularity ?? granularity
         merged.denseLayers = flags.denseLayers ?? denseLayers
         merged.calibration = flags.calibration ?? calibration
         merged.settings = settings.overridden(by: flags.settings)
