@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Checks every schema in Schemas/ with Python's jsonschema (the reference implementation) and validates the
-recipe files in Converters/ and the task files in Tasks/ against them. Usage: crosscheck_schemas.py REPO_ROOT"""
+recipe files in Converters/, the task files in Tasks/ and the example plans in Plans/ (JSON, and YAML read with PyYAML)
+against them. Usage: crosscheck_schemas.py REPO_ROOT"""
 import glob
 import json
 import os
@@ -18,7 +19,11 @@ for path in sorted(glob.glob(os.path.join(root, "Schemas", "*.schema.json"))):
 
 def validate(document_path, schema_name):
     with open(document_path) as f:
-        document = json.load(f)
+        if document_path.endswith((".yaml", ".yml")):
+            import yaml  # PyYAML; only the YAML plans need it
+            document = yaml.safe_load(f)
+        else:
+            document = json.load(f)
     jsonschema.Draft202012Validator(schemas[schema_name]).validate(document)
 
 for path in sorted(glob.glob(os.path.join(root, "Converters", "*.json"))):
@@ -27,4 +32,7 @@ validate(os.path.join(root, "Converters", "tokenizers", "pre-tokenizers.json"), 
 tasks = sorted(glob.glob(os.path.join(root, "Tasks", "*.json")))
 for path in tasks:
     validate(path, "task.schema.json")
-print(f"ok: {len(schemas)} schemas, recipes and {len(tasks)} task files valid")
+plans = sorted(glob.glob(os.path.join(root, "Plans", "*.json")) + glob.glob(os.path.join(root, "Plans", "*.yaml")))
+for path in plans:
+    validate(path, "plan.schema.json")
+print(f"ok: {len(schemas)} schemas, recipes, {len(tasks)} task files and {len(plans)} plans valid")

@@ -4,30 +4,44 @@ import Formats
 import TensorCore
 import Transforms
 
-/// Options shared by `split` and `upcycle`.
+/// Options shared by `split` and `upcycle`. Every setting is optional here so that a flag typed on the command line
+/// can be told apart from one left out: left-out settings come from `--plan`, then from the defaults shown in the
+/// help text (applied by `ConversionPlan`).
 struct MoEOutputOptions: ParsableArguments {
-    @Option(help: "Number of routed experts N.")
-    var experts: Int
+    @Option(help: "A plan file (JSON or YAML, Schemas/plan.schema.json) giving any of these options, per layer too; flags typed here override it.")
+    var plan: String?
 
-    @Option(help: "Experts per token K.")
-    var topK: Int
+    @Option(help: "Number of routed experts N (required here or in the plan).")
+    var experts: Int?
 
-    @Option(help: "Router init: random (N(0, 0.02)), zero, centroids.")
-    var router: String = "random"
+    @Option(help: "Experts per token K (required here or in the plan).")
+    var topK: Int?
 
-    @Option(help: "Seed for every random choice.")
-    var seed: UInt64 = 0
+    @Option(help: "Router init: random (N(0, 0.02)), zero, centroids, hidden (calibration). (default: random)")
+    var router: String?
 
-    @Option(help: "Target layout: a recipe in Converters/ with experts (mixtral).")
-    var target: String = "mixtral"
+    @Option(help: "Seed for every random choice. (default: 0)")
+    var seed: UInt64?
 
-    @Option(help: "Output format: safetensors (HF directory) or gguf.")
-    var format: String = "safetensors"
+    @Option(help: "Target layout: a recipe in Converters/ with experts. (default: mixtral)")
+    var target: String?
 
-    @Option(help: "Output type: f32, f16 or bf16.")
-    var dtype: String = "f32"
+    @Option(help: "Output format: safetensors (HF directory) or gguf. (default: safetensors)")
+    var format: String?
 
-    @Flag(help: "Print parameters (total and active per token) and output size; write nothing.")
+    @Option(help: "Output type: f32, f16 or bf16. (default: f32)")
+    var dtype: String?
+
+    @Option(help: "Calibration text for data-driven methods: JSON Lines (.jsonl, .jsonl.gz) or a text file.")
+    var calibration: String?
+
+    @Option(help: "Calibration tokens to use.")
+    var calibrationTokens: Int?
+
+    @Option(help: "JSONL field holding the calibration text. (default: text)")
+    var calibrationField: String?
+
+    @Flag(help: "Print parameters (total and active per token), FLOPs, bytes, shards, RAM and problems per layer; write nothing.")
     var dryRun = false
 
     @Flag(help: "With --dry-run: print JSON.")
@@ -39,61 +53,50 @@ struct MoEOutputOptions: ParsableArguments {
     @Option(help: "Append JSONL progress records to this file.")
     var log: String?
 
-    func routerInit() throws -> RouterInit {
-        try RouterInit.validateName(router)
-        switch router {
-        case "random": return .random(seed: seed)
-        case "zero": return .zero
-        case "centroids": return .centroids(source: .up)
-        default: throw ValidationError("--router \(router) needs calibration data, which split/upcycle do not read yet")
+    /// The settings typed on the command line, as a plan that overrides `--plan`.
+    func flags(_ operation: ConversionPlan.Operation, input: String?, output: String?) -> ConversionPlan {
+        var flags = ConversionPlan(operation: operation)
+        flags.input = input
+        flags.output = output
+        flags.experts = experts
+        flags.topK = topK
+        flags.target = target
+        flags.format = format
+        flags.dtype = dtype
+        flags.seed = seed
+        flags.settings.router = router
+        if let calibration {
+            flags.calibration = ConversionPlan.Calibration(file: calibration, tokens: calibrationTokens, field: calibrationField ?? "text")
         }
+        return flags
     }
 
-    func outputType() throws -> DType {
-        guard let parsed = DType(rawValue: dtype.uppercased()), [.f32, .f16, .bf16].contains(parsed) else {
-            throw ValidationError("--dtype: expected f32, f16 or bf16, found '\(dtype)'")
-        }
-        return parsed
-    }
-
-    func outputFormat() throws -> MoEModelWriter.Format {
-        guard let parsed = MoEModelWriter.Format(rawValue: format) else {
-            throw ValidationError("--format: expected safetensors or gguf, found '\(format)'")
-        }
-        return parsed
-    }
-
-    /// Opens the input, validates, and either prints the dry run or writes the output.
-    func run(input: String, output: String, construction: MoEConstruction, label: String) throws {
-        let directory = try RecipeLibrary.locateDirectory(explicit: recipes)
-        let library = try RecipeLibrary(directory: directory)
-        let preTokenizers = try PreTokenizerTable(convertersDirectory: directory)
-        let source = try ModelSource(path: input, recipes: library, preTokenizers: preTokenizers)
-        let writer = try MoEModelWriter(
-            source: source, library: library, preTokenizers: preTokenizers, target: target, construction: construction,
-            dtype: try outputType(), format: try outputFormat(),
-            manifestFields: JSONObject([
-                ("command", .array(CommandLine.arguments.map { .string($0) })), ("seed", .string(String(seed))),
-            ]))
-        if dryRun {
-            let plan = writer.plan()
-            if json {
-                print(JSONWriter.serialize(plan))
-            } else {
-                for layer in plan["layers"]?.arrayValue ?? [] {
-                    print("layer \(layer["layer"]!.intValue!): \(layer["experts"]!.intValue!) experts × \(layer["expert_width"]!.intValue!) neurons, "
-                        + "parameters \(layer["total_parameters"]!.intValue!) total, \(layer["active_parameters"]!.intValue!) active")
-                }
-                print("dense parameters: \(plan["dense_parameters"]!.intValue!)")
-                print("MoE parameters: \(plan["total_parameters"]!.intValue!) total, \(plan["active_parameters_per_token"]!.intValue!) active per token")
-                print("output: \(ProgressReporter.bytes(Int(plan["output_bytes"]!.intValue!))) (\(plan["format"]!.stringValue!), \(plan["dtype"]!.stringValue!))")
-                print("FLOPs per token: dense \(plan["flops_per_token_dense"]!.intValue!), MoE \(plan["flops_per_token_moe"]!.intValue!)")
-                print("working memory: about \(ProgressReporter.bytes(Int(plan["working_memory_bytes"]!.intValue!))) (one layer); shards: \(plan["shards"]!.intValue!)")
+    /// Reads `--plan` (when given), checks its operation and applies the command-line flags over it.
+    func merged(_ flags: ConversionPlan) throws -> ConversionPlan {
+        guard let plan else {
+            guard calibration != nil || (calibrationTokens == nil && calibrationField == nil) else {
+                throw ValidationError("--calibration-tokens and --calibration-field need --calibration")
             }
-            return
+            return flags
         }
-        let reporter = try ProgressReporter(label: label, logPath: log)
-        try writer.write(to: output, progress: { reporter.report($0) })
-        printError("wrote \(output)")
+        let directory = try RecipeLibrary.locateDirectory(explicit: recipes)
+        var loaded = try PlanFile.read(plan, convertersDirectory: directory)
+        guard loaded.operation == flags.operation else {
+            throw PlanError.invalidField(
+                path: plan, field: "/operation", expected: "\"\(flags.operation.rawValue)\" (this is moekit \(flags.operation.rawValue))",
+                found: "\"\(loaded.operation.rawValue)\"")
+        }
+        if calibration == nil, var fromPlan = loaded.calibration {
+            fromPlan.tokens = calibrationTokens ?? fromPlan.tokens
+            fromPlan.field = calibrationField ?? fromPlan.field
+            loaded.calibration = fromPlan
+        }
+        return loaded.overriding(with: flags)
+    }
+
+    /// Reads the plan and flags, then either prints the dry run or writes the output.
+    func run(_ flags: ConversionPlan, label: String) throws {
+        let plan = try merged(flags)
+        try MoEConversion(plan: plan, recipes: recipes).run(dryRun: dryRun, json: json, log: log, label: label)
     }
 }

@@ -3,48 +3,54 @@ import Formats
 import Transforms
 
 extension MoekitCommand {
-    /// `moekit upcycle IN OUT --experts N --top-k K …`.
+    /// `moekit upcycle IN OUT --experts N --top-k K …` (or `--plan FILE`).
     struct Upcycle: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Sparse upcycling: every expert starts as a copy of the dense MLP, plus a router.",
             discussion: """
                 Reads any dense LLaMA GGUF or HF directory, builds each layer's MoE one layer at a time and writes a \
                 Mixtral-layout HF directory or llama-MoE GGUF, with a moekit manifest. --granularity G splits each \
-                copy into G finer experts (virtual groups; the scale goes into down).
+                copy into G finer experts (virtual groups; the scale goes into down). --plan FILE gives any option, \
+                also per layer (docs/transforms.md); flags typed here override the plan.
                 """)
 
-        @Argument(help: "Dense input: a .gguf file or a Hugging Face directory.")
-        var input: String
+        @Argument(help: "Dense input: a .gguf file or a Hugging Face directory (or \"input\" in the plan).")
+        var input: String?
 
-        @Argument(help: "Output: a directory (safetensors) or a .gguf file.")
-        var output: String
+        @Argument(help: "Output: a directory (safetensors) or a .gguf file (or \"output\" in the plan).")
+        var output: String?
 
         @OptionGroup var common: MoEOutputOptions
 
-        @Option(help: "Drop-Upcycling: re-initialise this fraction of each expert's neurons.")
-        var dropRatio: Double = 0
+        @Option(help: "Drop-Upcycling: re-initialise this fraction of each expert's neurons. (default: 0)")
+        var dropRatio: Double?
 
-        @Option(help: "Add N(0, σ²) noise to every expert weight.")
-        var noise: Float = 0
+        @Option(help: "Add N(0, σ²) noise to every expert weight. (default: 0)")
+        var noise: Float?
 
-        @Option(help: "Split every copy into G finer experts.")
-        var granularity: Int = 1
+        @Option(help: "Split every copy into G finer experts. (default: 1)")
+        var granularity: Int?
 
-        @Option(help: "Always-on shared experts (not expressible in the mixtral target).")
-        var sharedExperts: Int = 0
+        @Option(help: "Always-on shared experts (not expressible in the mixtral target). (default: 0)")
+        var sharedExperts: Int?
 
-        @Option(help: "Comma-separated layers to keep dense (not expressible in the mixtral target).")
+        @Option(help: "Layers to keep dense, e.g. 0,29 or 0-3 (not expressible in the mixtral target).")
         var denseLayers: String?
 
         func run() throws {
             try reportingErrors {
-                if let denseLayers, !denseLayers.isEmpty {
-                    throw MoEWriterError.unsupportedByTarget(common.target, option: "--dense-layers")
+                var flags = common.flags(.upcycle, input: input, output: output)
+                flags.settings.dropRatio = dropRatio
+                flags.settings.noise = noise
+                flags.granularity = granularity
+                flags.sharedExperts = sharedExperts
+                if let denseLayers {
+                    guard let selection = LayerSelection(parsing: denseLayers) else {
+                        throw ValidationError("--dense-layers: expected layer indices and ranges such as 0,29 or 0-3, found '\(denseLayers)'")
+                    }
+                    flags.denseLayers = selection
                 }
-                let options = UpcycleOptions(
-                    experts: common.experts, topK: common.topK, router: try common.routerInit(), dropRatio: dropRatio,
-                    noise: noise, granularity: granularity, sharedExperts: sharedExperts, seed: common.seed)
-                try common.run(input: input, output: output, construction: .upcycle(options), label: "upcycle")
+                try common.run(flags, label: "upcycle")
             }
         }
     }
