@@ -1,5 +1,6 @@
 import ArgumentParser
 import Formats
+import Runtime
 import TensorCore
 import Transforms
 
@@ -83,12 +84,29 @@ struct MoEConversion {
         printError("wrote \(plan.output!)")
     }
 
-    /// The calibration record of each layer, for the layers whose settings read calibration data: the single place
-    /// where `CalibrationCollector` is to be called (once, with `plan.calibrationNeeds(layerCount:)`), returning
-    /// the collected record of layer `l`. Without `--calibration` it returns nil, so the construction names the
-    /// option that needs it.
+    /// Default number of calibration tokens.
+    static let defaultCalibrationTokens = 2048
+
+    /// The calibration record of each layer, collected once when some layer's settings read calibration data and
+    /// `--calibration` is given (`CalibrationCollector`); otherwise every layer gets nil, so the construction names
+    /// the option that needs it. Samples are clustered into N groups (R = N / G dense copies for upcycling), the
+    /// prompt sets of the gradient/sharing importance and of the `hidden` router.
     func calibration(source: ModelSource, layerCount: Int) throws -> (Int) throws -> LayerCalibration? {
-        guard try plan.calibrationNeeds(layerCount: layerCount) != nil, let calibration = plan.calibration else { return { _ in nil } }
-        throw ValidationError("--calibration \(calibration.file): split/upcycle do not collect calibration data yet (CalibrationCollector is not wired into the conversion)")
+        guard let needs = try plan.calibrationNeeds(layerCount: layerCount), let calibration = plan.calibration else {
+            return { _ in nil }
+        }
+        let tokenizer = try makeTokenizer(source)
+        let model = try LanguageModel(config: try ModelConfig(json: source.config), source: source)
+        let tokens = calibration.tokens ?? Self.defaultCalibrationTokens
+        let documents = try CalibrationInput(path: calibration.file, field: calibration.field).documents(tokenizer: tokenizer, tokens: tokens)
+        let experts = try plan.requiredExperts()
+        let clusters = plan.operation == .upcycle ? max(1, experts / max(1, plan.granularity ?? 1)) : experts
+        let samples = try CalibrationSamples.make(
+            documents: documents, maxTokens: tokens, clusters: clusters, contextLimit: model.config.maxPositionEmbeddings)
+        printError("calibration: \(samples.count) samples of \(samples[0].count) tokens from \(calibration.file), \(clusters) clusters")
+        let records = try CalibrationCollector.collect(
+            model: model, samples: samples, clusters: clusters, needs: needs, seed: seed,
+            importance: { try FFNImportance.ffnImportance(model: model, sequences: $0) })
+        return { records[$0] }
     }
 }
