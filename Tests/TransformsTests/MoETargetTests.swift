@@ -259,3 +259,34 @@ struct MoETargetTests {
         #expect(c.top1Agreement == 1)
     }
 }
+
+/// `moekit convert` for the new recipes: an HF MoE directory → GGUF → HF gives back every tensor.
+@Suite("MoE recipes convert", .serialized)
+struct MoERecipeConversionTests {
+    @Test("qwen2-moe and olmoe HF → GGUF → HF round-trip tensor for tensor", arguments: ["qwen2-moe", "olmoe"])
+    func roundTrip(target: String) throws {
+        let tmp = TemporaryDirectory()
+        var model = TinyLlama()
+        model.kvHeads = 4
+        model.tiedEmbeddings = false
+        try model.writeHFDirectory(tmp.file("dense"))
+        try MoETargetTests.writer(tmp.file("dense"), MoELayerPlan.uniform(MoETargetTests.upcycle(4, 2, shared: target == "qwen2-moe" ? 1 : 0), layers: 2), target: target, format: .safetensors)
+            .write(to: tmp.file("moe"))
+        let library = try RecipeLibrary(directory: MoEModelWriterTests.converters)
+        let table = try PreTokenizerTable(convertersDirectory: MoEModelWriterTests.converters)
+        try HuggingFaceToGGUF(directory: tmp.file("moe"), recipes: library, preTokenizers: table).write(to: tmp.file("moe.gguf"), type: .f32)
+        try GGUFToHuggingFace(gguf: try GGUFFile(path: tmp.file("moe.gguf")), recipes: library, preTokenizers: table)
+            .write(to: tmp.file("back"), dtype: .f32)
+        let original = try SafetensorsCheckpoint(path: tmp.file("moe"))
+        let back = try SafetensorsCheckpoint(path: tmp.file("back"))
+        #expect(Set(original.tensors.map(\.name)) == Set(back.tensors.map(\.name)))
+        for tensor in original.tensors {
+            let other = try #require(back.tensor(named: tensor.name))
+            #expect(other.shape == tensor.shape, "\(tensor.name)")
+            #expect(Array(other.bytes) == Array(tensor.bytes), "\(tensor.name)")
+        }
+        let config = try JSONParser.parse(try PathUtilities.readBytes(tmp.file("back/config.json")))
+        #expect(config["model_type"]?.stringValue == (target == "olmoe" ? "olmoe" : "qwen2_moe"))
+        #expect(config["norm_topk_prob"] == .bool(false))
+    }
+}
