@@ -37,6 +37,24 @@ public struct OutputTensor {
         }
     }
 
+    /// A tensor with every element equal to `value`, encoded as `dtype` (a floating-point type), written in chunks.
+    public static func filled(name: String, shape: [Int], value: Float, dtype: DType) -> OutputTensor {
+        let count = shape.reduce(1, *)
+        let width = dtype.byteSize
+        var one = [UInt8](repeating: 0, count: width)
+        withUnsafePointer(to: value) { v in one.withUnsafeMutableBytes { DenseCodec.encode(dtype, from: v, into: $0.baseAddress!, count: 1) } }
+        let chunkElements = min(count, 1 << 16)
+        let chunk = [UInt8]((0..<chunkElements).flatMap { _ in one })
+        return OutputTensor(name: name, shape: shape, encoding: .dense(dtype), byteCount: count * width) { writer in
+            var left = count
+            while left > 0 {
+                let n = min(left, chunkElements)
+                try writer.write(n == chunkElements ? chunk : Array(chunk[0..<(n * width)]))
+                left -= n
+            }
+        }
+    }
+
     /// Elements in the tensor.
     public var elementCount: Int { shape.reduce(1, *) }
 }

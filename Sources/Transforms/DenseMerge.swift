@@ -19,11 +19,10 @@ public enum DenseMerge {
         let source = try ModelSource(path: moePath, recipes: library, preTokenizers: try PreTokenizerTable(convertersDirectory: directory))
         let recipe = try library.recipe(hfConfig: source.config)
         guard recipe.expertCountField != nil else { throw MoEWriterError.notASplit(path: moePath, reason: "not an MoE layout") }
-        let routerMapping = recipe.tensors.first { $0.perLayer && !$0.perExpert && $0.ne.last == recipe.expertCountField }
-        let expertMappings = recipe.tensors.filter(\.perExpert)
-        func role(_ m: ArchitectureRecipe.TensorMapping) -> String {
-            m.ne.first == "hidden_size" ? (m.gguf.contains("gate") ? "gate" : "up") : "down"
-        }
+        let routerMapping = recipe.tensor(role: .router)
+        let expertMappings: [String: ArchitectureRecipe.TensorMapping] = [
+            "gate": recipe.tensor(role: .expertGate), "up": recipe.tensor(role: .expertUp), "down": recipe.tensor(role: .expertDown),
+        ].compactMapValues { $0 }
         var assignments: [[[Int]]] = []
         var scales: [Float] = []
         for (l, layer) in layers.enumerated() {
@@ -54,7 +53,7 @@ public enum DenseMerge {
                     outputs.append(OutputTensor(name: "model.layers.\(l).mlp.\(part)_proj.weight", shape: shape, encoding: encoding, byteCount: encoding.byteCount(elements: count)!) { writer in
                         var dense = [Float](repeating: 0, count: count)
                         for (e, neurons) in assignments[l].enumerated() {
-                            guard let mapping = expertMappings.first(where: { role($0) == part }) else { continue }
+                            guard let mapping = expertMappings[part] else { continue }
                             let expert = try source.floats(mapping.hfName(layer: l, expert: e)).values
                             let width = neurons.count
                             for (j, n) in neurons.enumerated() {
@@ -77,7 +76,7 @@ public enum DenseMerge {
                 }
                 continue
             }
-            if expertMappings.contains(where: { m in (0..<layers.count).contains { l in (0..<experts).contains { m.hfName(layer: l, expert: $0) == name } } }) {
+            if expertMappings.values.contains(where: { m in (0..<layers.count).contains { l in (0..<experts).contains { m.hfName(layer: l, expert: $0) == name } } }) {
                 continue
             }
             guard let transcoder = source.transcoder(name, to: encoding) else { continue }

@@ -2,54 +2,57 @@ import Foundation
 import Formats
 import TensorCore
 
-/// How each sparse layer is built.
-public enum MoEConstruction: Sendable {
-    /// Sparse upcycling; per-layer seeds are derived from `options.seed` and the layer index.
-    case upcycle(UpcycleOptions)
-    /// Expert construction; the partition of every layer is computed once up front (recorded in the manifest) and
-    /// the experts are sliced from it while writing.
-    case split(SplitOptions)
-}
-
-/// Converts a dense LLaMA model (any `ModelSource`) into an MoE checkpoint in a target recipe's layout, one layer at
-/// a time: only the current layer's dense FFN and MoE block are in memory.
+/// Converts a dense LLaMA model (any `ModelSource`) into an MoE checkpoint in a target recipe's layout (mixtral,
+/// qwen2-moe, olmoe, llama-moe), one layer at a time: only the current layer's dense FFN and MoE block are in memory.
 ///
-/// The target is a recipe with an `expert_count` field (e.g. `Converters/mixtral.json`); its tensor entries
-/// for the router (`ne` = [hidden, experts]) and the three stacked/per-expert matrices are found from the recipe.
+/// Each layer has a plan (`MoELayerPlan`): keep the dense MLP, or build an MoE block by upcycling or splitting.
+/// Everything that can be checked is checked in `init`, before anything is written. The target decides the
+/// routing the blocks are built for (`MoETarget.routing`; a construction's own `routing` is replaced), whether the
+/// routed-output factor stays a config field or is folded into `down_proj`, and whether shared experts, dense layers
+/// and unequal expert widths can be expressed. HF output is a safetensors directory; GGUF output is streamed straight
+/// from the blocks (no intermediate HF directory).
 public final class MoEModelWriter {
     public enum Format: String, Sendable, CaseIterable { case safetensors, gguf }
 
     public let source: ModelSource
-    public let recipe: ArchitectureRecipe
-    public let construction: MoEConstruction
+    public let target: MoETarget
+    public var recipe: ArchitectureRecipe { target.recipe }
+    /// One plan per layer.
+    public let layerPlans: [MoELayerPlan]
+    /// N and K of every sparse layer.
     public let experts: Int
     public let topK: Int
     public let dtype: DType
     public let format: Format
     /// Extra manifest fields (command line, seed, …).
     public let manifestFields: JSONObject
+    /// Problems found by validation; with `deferValidation` they are listed by `plan()` and thrown by `write`.
+    public private(set) var problems: [any Error] = []
     let library: RecipeLibrary
     let preTokenizers: PreTokenizerTable
 
     let layers: Int
     let hidden: Int
     let intermediate: Int
-    /// HF names of the target's router and expert matrices (`{L}`/`{E}` patterns), by role.
-    let routerPattern: ArchitectureRecipe.TensorMapping
-    let expertPatterns: [(role: String, mapping: ArchitectureRecipe.TensorMapping)]
+    /// Width of every routed expert, and of the one shared expert (0 when the output has none).
+    public private(set) var expertWidth = 0
+    public private(set) var sharedWidth = 0
 
-    /// Validates everything that can be checked before writing (names, shapes, divisibility, K ≤ N, the target).
+    /// Validates everything that can be checked before writing: the target, the source, the per-layer plans
+    /// against the target's capabilities, N/K/widths across layers, divisibility and the target's tensor shapes.
+    ///
+    /// - Parameter deferValidation: collect construction problems (divisibility, K > N, shapes) in `problems`
+    ///   instead of throwing them (for dry runs); `write` still refuses to start while there are any.
+    /// - Throws: `MoEWriterError` / `TransformError` / `ConversionError` naming the field or option.
     public init(
         source: ModelSource, library: RecipeLibrary, preTokenizers: PreTokenizerTable, target: String,
-        construction: MoEConstruction, dtype: DType, format: Format, manifestFields: JSONObject
+        layers layerPlans: [MoELayerPlan], dtype: DType, format: Format, manifestFields: JSONObject,
+        deferValidation: Bool = false
     ) throws {
-        let moeTargets = library.recipes.values.filter { $0.expertCountField != nil }.map(\.name).sorted()
-        guard let recipe = library.recipes[target], recipe.expertCountField != nil else {
-            throw MoEWriterError.unknownTarget(target, known: moeTargets)
-        }
+        self.target = try MoETarget(name: target, library: library)
+        if format == .gguf, let reason = self.target.recipe.ggufUnavailable { throw MoEWriterError.noGGUF(target: target, reason: reason) }
         self.source = source
-        self.recipe = recipe
-        self.construction = construction
+        self.layerPlans = layerPlans
         self.dtype = dtype
         self.format = format
         self.manifestFields = manifestFields
@@ -66,52 +69,87 @@ public final class MoEModelWriter {
                 throw MoEWriterError.notLlama(path: source.path, missing: Self.denseName(l, role))
             }
         }
-        let perExpert = recipe.tensors.filter { $0.perExpert }
-        guard let router = recipe.tensors.first(where: { $0.perLayer && !$0.perExpert && $0.ne.last == recipe.expertCountField }),
-            perExpert.count == 3
-        else { throw MoEWriterError.unknownTarget(target, known: moeTargets) }
-        routerPattern = router
-        // Roles from the recipe: down is the entry whose ne[0] is the expert width; of the two [width, hidden]
-        // entries, gate is the one whose GGUF name says so (Mixtral w1 ↔ ffn_gate_exps, w3 ↔ ffn_up_exps).
-        var roles: [(String, ArchitectureRecipe.TensorMapping)] = []
-        for mapping in perExpert {
-            if mapping.ne.first == "hidden_size" {
-                roles.append((mapping.gguf.contains("gate") ? "gate" : "up", mapping))
-            } else {
-                roles.append(("down", mapping))
+        guard layerPlans.count == self.layers else { throw MoEWriterError.layerCount(expected: self.layers, found: layerPlans.count) }
+        let sparse = layerPlans.enumerated().compactMap { l, plan in plan.construction.map { (l, $0) } }
+        guard let (_, first) = sparse.first else {
+            throw MoEWriterError.unsupportedByTarget(target, option: "--dense-layers", reason: "at least one layer must be sparse")
+        }
+        experts = first.experts
+        topK = first.topK
+        if sparse.count < self.layers, !self.target.canExpressDenseLayers(in: format) {
+            let reason = self.target.moe.denseLayersField == nil
+                ? "every layer must be MoE (the layout has no dense-layer list)"
+                : "dense layers (\(self.target.moe.denseLayersField!)) exist in the HF layout only; use --format safetensors"
+            throw MoEWriterError.unsupportedByTarget(target, option: "--dense-layers", reason: reason)
+        }
+        try validateLayers(sparse, deferring: deferValidation)
+        if format == .gguf {
+            do { _ = try ggufTensors(cache: LayerCache()) } catch {
+                if deferValidation { problems.append(error) } else { throw error }
             }
         }
-        expertPatterns = roles
-        switch construction {
-        case .upcycle(let o):
-            experts = o.experts
-            topK = o.topK
-            guard o.sharedExperts == 0 else { throw MoEWriterError.unsupportedByTarget(target, option: "--shared-experts") }
-            guard o.granularity >= 1, intermediate % Int64(o.granularity) == 0 else {
-                throw TransformError.indivisible(neurons: Int(intermediate), experts: o.granularity, method: "upcycle --granularity")
+    }
+
+    /// One construction for every layer.
+    public convenience init(
+        source: ModelSource, library: RecipeLibrary, preTokenizers: PreTokenizerTable, target: String,
+        construction: MoEConstruction, dtype: DType, format: Format, manifestFields: JSONObject,
+        deferValidation: Bool = false
+    ) throws {
+        let layers = Int(source.config["num_hidden_layers"]?.intValue ?? 0)
+        try self.init(
+            source: source, library: library, preTokenizers: preTokenizers, target: target,
+            layers: MoELayerPlan.uniform(construction, layers: layers), dtype: dtype, format: format,
+            manifestFields: manifestFields, deferValidation: deferValidation)
+    }
+
+    private func validateLayers(_ sparse: [(Int, MoEConstruction)], deferring: Bool) throws {
+        let (firstLayer, first) = sparse[0]
+        func fail(_ error: any Error) throws {
+            if deferring { problems.append(error) } else { throw error }
+        }
+        expertWidth = first.expertWidth(intermediate: intermediate)
+        sharedWidth = sparse.map { $0.1.sharedWidth(intermediate: intermediate) }.max() ?? 0
+        for (l, c) in sparse {
+            for (field, a, b) in [("number of experts", first.experts, c.experts), ("top-k", first.topK, c.topK),
+                                  ("expert width", expertWidth, c.expertWidth(intermediate: intermediate))] where a != b {
+                throw MoEWriterError.inconsistentLayers(field: field + " (layer \(firstLayer))", first: "\(a)", layer: l, found: "\(b)")
             }
-        case .split(let o):
-            experts = o.experts
-            topK = o.topK
-            if case .sharingInter = o.method { throw MoEWriterError.unsupportedByTarget(target, option: "--method sharing-inter (shared experts)") }
+            let shared = c.sharedWidth(intermediate: intermediate)
+            if shared > 0, !target.hasSharedExpert {
+                let option = if case .split = c { "--method sharing-inter (shared experts)" } else { "--shared-experts" }
+                throw MoEWriterError.unsupportedByTarget(target.name, option: option, reason: "the layout has no shared expert")
+            }
+            if shared > 0, shared != sharedWidth {
+                throw MoEWriterError.inconsistentLayers(field: "shared expert width", first: "\(sharedWidth)", layer: l, found: "\(shared)")
+            }
+            do {
+                try Validate.topK(c.topK, experts: c.experts)
+                switch c {
+                case .upcycle(let o):
+                    guard o.granularity >= 1, intermediate % o.granularity == 0 else {
+                        throw TransformError.indivisible(neurons: intermediate, experts: o.granularity, method: "upcycle --granularity")
+                    }
+                    guard o.experts % o.granularity == 0 else {
+                        throw TransformError.invalidParameter(name: "granularity", value: "\(o.granularity)", reason: "must divide the number of experts \(o.experts)")
+                    }
+                case .split(let o):
+                    switch o.method {
+                    case .sharingInner, .sharingInter: break
+                    default:
+                        if intermediate % o.experts != 0 {
+                            throw TransformError.indivisible(neurons: intermediate, experts: o.experts, method: o.method.name)
+                        }
+                    }
+                }
+            } catch {
+                try fail(error)
+            }
         }
-        guard experts >= 1 else { throw TransformError.nonPositive(name: "experts", value: experts) }
-        guard topK >= 1 else { throw TransformError.nonPositive(name: "top-k", value: topK) }
-        guard topK <= experts else { throw TransformError.topKExceedsExperts(topK: topK, experts: experts) }
-        if case .split(let o) = construction, self.intermediate % experts != 0 {
-            throw TransformError.indivisible(neurons: self.intermediate, experts: experts, method: o.method.name)
-        }
+        if target.hasSharedExpert, target.moe.sharedExpertRequired, sharedWidth == 0 { sharedWidth = expertWidth }
     }
 
     static func denseName(_ layer: Int, _ role: String) -> String { "model.layers.\(layer).mlp.\(role).weight" }
-
-    /// Width of every expert.
-    public var expertWidth: Int {
-        switch construction {
-        case .upcycle(let o): return intermediate / o.granularity
-        case .split: return intermediate / experts
-        }
-    }
 
     /// The dense FFN of layer `l`.
     func dense(_ l: Int) throws -> DenseFFN {
@@ -128,23 +166,56 @@ public final class MoEModelWriter {
         return router
     }
 
-    /// Partitions computed up front (split only).
-    private var partitions: [NeuronPartition] = []
+    /// The routing a split is built for: unit weights where the target can express them and the split is the exact
+    /// K = N one, else the target's routing.
+    func routing(for options: SplitOptions) -> RoutingMode {
+        if options.rescale == .exact, target.canExpressUnitWeights { return .unitWeights }
+        return target.routing
+    }
 
-    /// Builds layer `l`'s MoE block (scale folded into down: the targets have no scale field).
+    /// Partitions computed up front (split layers only).
+    var partitions: [Int: NeuronPartition] = [:]
+
+    /// Builds layer `l`'s MoE block for the target: routing set to the target's, expert scales folded into down
+    /// (and the score scale too unless the target keeps it as a field), shared experts concatenated into one
+    /// (a zero one when the target requires a shared expert), a zero shared-expert gate with the ×2 folded in.
     func moe(_ l: Int) throws -> MoEFFN {
+        guard let construction = layerPlans[l].construction else { preconditionFailure("layer \(l) is dense") }
         let ffn = try dense(l)
         var block: MoEFFN
         switch construction {
         case .upcycle(var o):
             o.seed = Self.layerSeed(o.seed, l)
             o.router = Self.layerRouter(o.router, l)
+            o.routing = target.routing
+            o.sharedGate = target.hasSharedExpertGate ? .zero : .none
             block = try SparseUpcycling.upcycle(ffn, options: o)
         case .split(var o):
             o.router = Self.layerRouter(o.router, l)
-            block = try ExpertSplit.build(ffn, partition: partitions[l], options: o)
+            o.routing = routing(for: o)
+            o.sharedGate = target.hasSharedExpertGate ? .zero : .none
+            o.foldScaleIntoDown = false
+            let partition = try partitions[l] ?? NeuronPartition.make(for: ffn, experts: o.experts, method: splitMethod(o.method, layer: l))
+            block = try ExpertSplit.build(ffn, partition: partition, options: o)
         }
-        if block.scoreScale != 1 || block.expertScales != nil { block = block.foldingScaleIntoDown() }
+        if target.keepsScoreScale {
+            let scale = block.scoreScale
+            block.scoreScale = 1
+            if block.expertScales != nil { block = block.foldingScaleIntoDown() }
+            block.scoreScale = scale
+        } else if block.scoreScale != 1 || block.expertScales != nil {
+            block = block.foldingScaleIntoDown()
+        }
+        if target.hasSharedExpert {
+            if block.sharedExperts.count > 1 {
+                block.sharedExperts = [SparseUpcycling.concatenate(block.sharedExperts, hiddenSize: hidden)]
+            } else if block.sharedExperts.isEmpty, sharedWidth > 0 {
+                block.sharedExperts = [Expert(
+                    unchecked: FloatTensor(zeros: [sharedWidth, hidden]), up: FloatTensor(zeros: [sharedWidth, hidden]),
+                    down: FloatTensor(zeros: [hidden, sharedWidth]))]
+            }
+            if target.hasSharedExpertGate, block.sharedGate == nil { block.sharedGate = FloatTensor(zeros: [1, hidden]) }
+        }
         return block
     }
 
@@ -156,170 +227,86 @@ public final class MoEModelWriter {
         }
     }
 
-    /// Computes every layer's partition (split) and the manifest's per-layer records.
+    /// The routed-output factor of layer `l` as the target stores it (1 for dense layers).
+    func scoreScale(_ l: Int) -> Double {
+        guard case .split(let o)? = layerPlans[l].construction else { return 1 }
+        switch o.rescale {
+        case .nOverK: return Double(o.experts) / Double(o.topK)
+        case .exact: return routing(for: o) == .unitWeights ? 1 : Double(o.experts)
+        default: return 1
+        }
+    }
+
+    /// Computes every split layer's partition and the manifest's per-layer records.
     func prepare() throws -> [JSONValue] {
         var records: [JSONValue] = []
         for l in 0..<layers {
             var record = JSONObject([("layer", .integer(Int64(l)))])
+            guard let construction = layerPlans[l].construction else {
+                record["dense"] = .bool(true)
+                records.append(.object(record))
+                continue
+            }
+            record["dense"] = .bool(false)
             switch construction {
             case .upcycle(let o):
+                let w = intermediate / o.granularity
                 record["assignment"] = Manifest.encodeAssignment(
-                    (0..<experts).map { e in Array(((e % o.granularity) * expertWidth)..<((e % o.granularity + 1) * expertWidth)) },
-                    neurons: intermediate)
+                    (0..<o.experts).map { e in Array(((e % o.granularity) * w)..<((e % o.granularity + 1) * w)) }, neurons: intermediate)
                 record["seed"] = .string(String(Self.layerSeed(o.seed, l)))
-                record["score_scale"] = .number(1)
             case .split(let o):
-                let partition = try NeuronPartition.make(for: try dense(l), experts: experts, method: splitMethod(o.method, layer: l))
-                partitions.append(partition)
+                let partition = try NeuronPartition.make(for: try dense(l), experts: o.experts, method: splitMethod(o.method, layer: l))
+                partitions[l] = partition
                 record["assignment"] = Manifest.encodeAssignment(partition.routed, neurons: intermediate)
-                let scale: Double
-                switch o.rescale {
-                case .nOverK: scale = Double(experts) / Double(topK)
-                case .exact: scale = o.routing == .unitWeights ? 1 : Double(experts)
-                default: scale = 1
-                }
-                record["score_scale"] = .number(scale)
-                record["score_scale_folded_into_down"] = .bool(true)
+                if !partition.shared.isEmpty { record["shared_assignment"] = Manifest.encodeAssignment(partition.shared, neurons: intermediate) }
             }
+            record["shared_expert_width"] = .integer(Int64(target.hasSharedExpert ? sharedWidth : 0))
+            record["score_scale"] = .number(scoreScale(l))
+            record["score_scale_folded_into_down"] = .bool(!target.keepsScoreScale)
             records.append(.object(record))
         }
         return records
     }
 
-    // MARK: - Sizes (dry run)
-
-    /// Parameter counts and output bytes, without computing anything.
-    public func plan() -> JSONValue {
-        let w = expertWidth
-        let expertParams = 3 * hidden * w
-        let routerParams = experts * hidden
-        let denseFFN = 3 * hidden * intermediate
-        var otherParams = 0
-        for name in source.tensorNames where !name.contains(".mlp.") {
-            otherParams += source.view(name)?.shape.reduce(1, *) ?? 0
-        }
-        let layerTotal = experts * expertParams + routerParams
-        let layerActive = topK * expertParams + routerParams
-        let total = otherParams + layers * layerTotal
-        let active = otherParams + layers * layerActive
-        let bytesPerValue = dtype.byteSize
-        let routerBytes = format == .gguf ? 4 : bytesPerValue
-        let outputBytes = (otherParams + layers * experts * expertParams) * bytesPerValue + layers * routerParams * routerBytes
-        let perLayer: [JSONValue] = (0..<layers).map { l in
-            .object(JSONObject([
-                ("layer", .integer(Int64(l))), ("dense_ffn_parameters", .integer(Int64(denseFFN))),
-                ("experts", .integer(Int64(experts))), ("expert_width", .integer(Int64(w))),
-                ("total_parameters", .integer(Int64(layerTotal))), ("active_parameters", .integer(Int64(layerActive))),
-            ]))
-        }
-        // Matmul FLOPs per token (2 per multiply-add), embeddings lookup excluded, LM head included.
-        let embedding = source.view("model.embed_tokens.weight")?.shape.reduce(1, *) ?? 0
-        let lmHead = source.view("lm_head.weight")?.shape.reduce(1, *) ?? embedding
-        let attention = otherParams - embedding - (source.contains("lm_head.weight") ? lmHead : 0)
-        let flopsDense = 2 * (attention + layers * denseFFN + lmHead)
-        let flopsMoE = 2 * (attention + layers * layerActive + lmHead)
-        // Peak working memory: one layer's dense FFN and MoE block in F32, plus one encoded tensor.
-        let ram = 4 * (denseFFN + layerTotal) + bytesPerValue * experts * expertParams / max(experts, 1)
-        let routerType = format == .gguf ? "F32" : dtype.rawValue
-        var bytesByType = JSONObject([(dtype.rawValue, .integer(Int64((otherParams + layers * experts * expertParams) * bytesPerValue)))])
-        bytesByType[routerType] = .integer((bytesByType[routerType]?.intValue ?? 0) + Int64(layers * routerParams * routerBytes))
-        return .object(JSONObject([
-            ("flops_per_token_dense", .integer(Int64(flopsDense))), ("flops_per_token_moe", .integer(Int64(flopsMoE))),
-            ("bytes_by_dtype", .object(bytesByType)), ("working_memory_bytes", .integer(Int64(ram))),
-            ("shards", .integer(Int64(format == .gguf ? 1 : max(1, (outputBytes + 4_999_999_999) / 5_000_000_000)))),
-            ("config_changes", .object(JSONObject([
-                ("architectures", .array(recipe.hfArchitectures.map { .string($0) })), ("model_type", .string(recipe.hfModelType)),
-                ("intermediate_size", .integer(Int64(w))), (recipe.expertCountField ?? "experts", .integer(Int64(experts))),
-            ]))),
-            ("target", .string(recipe.name)), ("format", .string(format.rawValue)), ("dtype", .string(dtype.rawValue)),
-            ("experts", .integer(Int64(experts))), ("top_k", .integer(Int64(topK))), ("expert_width", .integer(Int64(w))),
-            ("dense_parameters", .integer(Int64(otherParams + layers * denseFFN))),
-            ("total_parameters", .integer(Int64(total))), ("active_parameters_per_token", .integer(Int64(active))),
-            ("output_bytes", .integer(Int64(outputBytes))), ("layers", .array(perLayer)),
-        ]))
-    }
-
-    // MARK: - Writing
-
-    /// config.json of the output.
-    func outputConfig() -> JSONValue {
-        var config = source.config.objectValue ?? JSONObject()
-        config["architectures"] = .array(recipe.hfArchitectures.map { .string($0) })
-        config["model_type"] = .string(recipe.hfModelType)
-        for (key, value) in recipe.hfConfigDefaults.pairs where config[key] == nil { config[key] = value }
-        config["intermediate_size"] = .integer(Int64(expertWidth))
-        if let field = recipe.expertCountField { config[field] = .integer(Int64(experts)) }
-        if let used = recipe.config.first(where: { $0.gguf == "{arch}.expert_used_count" }) { config[used.hf] = .integer(Int64(topK)) }
-        if config["tie_word_embeddings"] == nil { config["tie_word_embeddings"] = .bool(!source.contains("lm_head.weight")) }
-        switch dtype {
-        case .f16: config["torch_dtype"] = .string("float16")
-        case .bf16: config["torch_dtype"] = .string("bfloat16")
-        default: config["torch_dtype"] = .string("float32")
-        }
-        return .object(config)
-    }
-
     /// One layer's MoE block, computed on first use and kept until the next layer is asked for.
-    private final class LayerCache {
+    final class LayerCache {
         var layer = -1
         var block: MoEFFN?
     }
 
-    /// The output tensors in HF names and order: the dense MLP triple of each layer is replaced by the router and
-    /// the experts (expert by expert, in recipe order) at the position of `gate_proj`.
-    func outputTensors() throws -> [OutputTensor] {
-        let cache = LayerCache()
-        let encoding = TensorEncoding.dense(dtype)
-        func blockFor(_ l: Int) throws -> MoEFFN {
-            if cache.layer != l {
-                cache.block = nil
-                cache.block = try moe(l)
-                cache.layer = l
-            }
-            return cache.block!
-        }
-        func tensor(_ name: String, _ shape: [Int], _ values: @escaping (MoEFFN) -> [Float], layer l: Int) -> OutputTensor {
-            let count = shape.reduce(1, *)
-            return OutputTensor(name: name, shape: shape, encoding: encoding, byteCount: encoding.byteCount(elements: count)!) { writer in
-                let floats = values(try blockFor(l))
-                var bytes = [UInt8](repeating: 0, count: encoding.byteCount(elements: count)!)
-                floats.withUnsafeBufferPointer { src in
-                    bytes.withUnsafeMutableBytes { DenseCodec.encode(self.dtype, from: src.baseAddress!, into: $0.baseAddress!, count: count) }
-                }
-                try writer.write(bytes)
-            }
-        }
-        var outputs: [OutputTensor] = []
-        let w = expertWidth
-        for name in source.tensorNames {
-            if let l = (0..<layers).first(where: { name == Self.denseName($0, "gate_proj") }) {
-                outputs.append(tensor(routerPattern.hfName(layer: l, expert: nil), [experts, hidden], { $0.router.values }, layer: l))
-                for e in 0..<experts {
-                    for (role, mapping) in expertPatterns {
-                        let shape = role == "down" ? [hidden, w] : [w, hidden]
-                        outputs.append(tensor(mapping.hfName(layer: l, expert: e), shape, { block in
-                            switch role {
-                            case "gate": return block.experts[e].gate.values
-                            case "up": return block.experts[e].up.values
-                            default: return block.experts[e].down.values
-                            }
-                        }, layer: l))
-                    }
-                }
-                continue
-            }
-            if name.hasSuffix(".mlp.up_proj.weight") || name.hasSuffix(".mlp.down_proj.weight") { continue }
-            guard let transcoder = source.transcoder(name, to: encoding) else { continue }
-            outputs.append(try transcoder.outputTensor(name: name))
-        }
-        return outputs
-    }
-
     /// Writes the MoE model to `output` (an HF directory, or a GGUF file) and its manifest, and returns the
-    /// manifest. Nothing that looks complete is left behind on failure (the writers are atomic per file; the GGUF
-    /// path goes through a temporary HF directory that is removed afterwards).
+    /// manifest. Each file is written atomically (temporary file + rename); nothing is written when validation
+    /// found problems.
     @discardableResult
     public func write(to output: String, progress: ConversionProgressHandler? = nil) throws -> JSONValue {
+        if let problem = problems.first { throw problem }
+        let manifestJSON = try manifest()
+        let manifestText = JSONWriter.serialize(manifestJSON)
+        let manifestBytes = JSONWriter.bytes(manifestJSON, indent: 2) + [0x0A]
+        switch format {
+        case .gguf:
+            let tensors = try ggufTensors(cache: LayerCache())
+            let metadata = try ggufMetadata(extra: [(Manifest.ggufKey, .string(manifestText))])
+            try GGUFWriter.write(path: output, metadata: metadata, tensors: withProgress(tensors, progress))
+            try AtomicFileWriter.write(manifestBytes, to: Manifest.path(forOutput: output, isDirectory: false))
+        case .safetensors:
+            let tensors = try hfTensors(cache: LayerCache())
+            try PathUtilities.createDirectory(output)
+            try ShardedSafetensorsWriter.write(
+                directory: output, tensors: withProgress(tensors, progress), maxShardSize: 5_000_000_000,
+                metadata: [("format", "pt"), (Manifest.safetensorsKey, manifestText)])
+            func writeJSON(_ name: String, _ value: JSONValue) throws {
+                try AtomicFileWriter.write(JSONWriter.bytes(value, indent: 2) + [0x0A], to: PathUtilities.join(output, name))
+            }
+            try writeJSON("config.json", outputConfig())
+            try writeTokenizerFiles(output)
+            try AtomicFileWriter.write(manifestBytes, to: Manifest.path(forOutput: output, isDirectory: true))
+        }
+        return manifestJSON
+    }
+
+    /// The provenance record (computes the split partitions).
+    func manifest() throws -> JSONValue {
         var manifest = manifestFields
         manifest["moekit_version"] = .string(MoekitVersion.string)
         manifest["target"] = .string(recipe.name)
@@ -328,14 +315,18 @@ public final class MoEModelWriter {
         manifest["experts"] = .integer(Int64(experts))
         manifest["top_k"] = .integer(Int64(topK))
         manifest["expert_width"] = .integer(Int64(expertWidth))
+        manifest["shared_expert_width"] = .integer(Int64(target.hasSharedExpert ? sharedWidth : 0))
         manifest["dense_intermediate_size"] = .integer(Int64(intermediate))
-        switch construction {
+        manifest["dense_layers"] = .array((0..<layers).filter { layerPlans[$0].construction == nil }.map { .integer(Int64($0)) })
+        let first = layerPlans.lazy.compactMap(\.construction).first!
+        switch first {
         case .upcycle(let o):
             manifest["operation"] = .string("upcycle")
             manifest["router_init"] = .string(o.router.name)
             manifest["drop_ratio"] = .number(o.dropRatio)
             manifest["noise"] = .number(Double(o.noise))
             manifest["granularity"] = .integer(Int64(o.granularity))
+            manifest["shared_experts"] = .integer(Int64(o.sharedExperts))
         case .split(let o):
             manifest["operation"] = .string("split")
             manifest["method"] = .string(o.method.name)
@@ -347,31 +338,7 @@ public final class MoEModelWriter {
             .object(JSONObject([("path", .string(file)), ("sha256", .string(try SHA256.hex(file: file)))]))
         })
         manifest["layers"] = .array(try prepare())
-        let manifestJSON = JSONValue.object(manifest)
-        let manifestText = JSONWriter.serialize(manifestJSON)
-
-        let hfDirectory = format == .safetensors ? output : output + ".moekit-tmp-hf"
-        if format == .gguf { try? FileManager.default.removeItem(atPath: hfDirectory) }
-        try PathUtilities.createDirectory(hfDirectory)
-        let tensors = try outputTensors()
-        try ShardedSafetensorsWriter.write(
-            directory: hfDirectory, tensors: withProgress(tensors, progress), maxShardSize: 5_000_000_000,
-            metadata: [("format", "pt"), (Manifest.safetensorsKey, manifestText)])
-        func writeJSON(_ name: String, _ value: JSONValue) throws {
-            try AtomicFileWriter.write(JSONWriter.bytes(value, indent: 2) + [0x0A], to: PathUtilities.join(hfDirectory, name))
-        }
-        try writeJSON("config.json", outputConfig())
-        try writeTokenizerFiles(hfDirectory)
-        if format == .gguf {
-            defer { try? FileManager.default.removeItem(atPath: hfDirectory) }
-            let converter = try HuggingFaceToGGUF(directory: hfDirectory, recipes: library, preTokenizers: preTokenizers)
-            try converter.write(
-                to: output, type: GGMLType(dense: dtype), extraMetadata: [(Manifest.ggufKey, .string(manifestText))])
-            try AtomicFileWriter.write(JSONWriter.bytes(manifestJSON, indent: 2) + [0x0A], to: Manifest.path(forOutput: output, isDirectory: false))
-        } else {
-            try writeJSON(Manifest.fileName, manifestJSON)
-        }
-        return manifestJSON
+        return .object(manifest)
     }
 
     /// Tokenizer files: copied from an HF source, produced from GGUF metadata as `moekit convert` does.
@@ -398,27 +365,6 @@ public final class MoEModelWriter {
             let maxLength = source.config["max_position_embeddings"]?.intValue.map(Int.init)
             try writeJSON("tokenizer_config.json", tokenizer.tokenizerConfigJSON(maxLength: maxLength))
             try writeJSON("special_tokens_map.json", tokenizer.specialTokensMapJSON())
-        }
-    }
-}
-
-/// Errors of the model-level MoE writer.
-public enum MoEWriterError: Error, CustomStringConvertible, Sendable {
-    case unknownTarget(String, known: [String])
-    case notLlama(path: String, missing: String)
-    case unsupportedByTarget(String, option: String)
-    case notASplit(path: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case let .unknownTarget(name, known):
-            return "unknown MoE target '\(name)' (known: \(known.joined(separator: ", ")); targets are recipes in Converters/ with an expert_count)"
-        case let .notLlama(path, missing):
-            return "\(path): not a LLaMA-style dense model (missing \(missing))"
-        case let .unsupportedByTarget(target, option):
-            return "\(option) cannot be expressed in the \(target) layout (no shared experts, dense layers or scale fields); use another target when it is available"
-        case let .notASplit(path, reason):
-            return "\(path): cannot merge back into a dense model: \(reason)"
         }
     }
 }

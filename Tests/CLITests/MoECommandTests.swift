@@ -106,6 +106,9 @@ struct MoECommandTests {
             ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--target", "nonsense"],
             ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--shared-experts", "1"],
             ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--dense-layers", "0,29"],
+            ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--dense-layers", "0", "--target", "qwen2-moe", "--format", "gguf"],
+            ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--target", "llama-moe", "--format", "gguf"],
+            ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--target", "olmoe", "--format", "gguf"],  // 3 KV heads of 9
         ]
         for arguments in cases {
             let (status, output) = try TestModels.run(moekit, arguments)
@@ -117,6 +120,18 @@ struct MoECommandTests {
         #expect(status == 0)
         let plan = try JSONParser.parse(String(output.split(separator: "\n").last { $0.hasPrefix("{") } ?? "{}"))
         #expect((plan["total_parameters"]?.intValue ?? 0) > (plan["active_parameters_per_token"]?.intValue ?? 0))
+        #expect(!FileManager.default.fileExists(atPath: tmp.file("o")))
+        let (_, unknown) = try TestModels.run(moekit, ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--target", "nonsense"])
+        #expect(unknown.contains("known: llama-moe, mixtral, olmoe, qwen2-moe"), "\(unknown)")
+        let (qwenStatus, qwenOutput) = try TestModels.run(moekit, [
+            "upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--target", "qwen2-moe", "--shared-experts", "1",
+            "--dense-layers", "0,29", "--dry-run", "--json",
+        ])
+        #expect(qwenStatus == 0, "\(qwenOutput)")
+        let qwen = try JSONParser.parse(String(qwenOutput.split(separator: "\n").last { $0.hasPrefix("{") } ?? "{}"))
+        #expect(qwen["layers"]?.arrayValue?.map { $0["dense"]?.boolValue ?? false }.filter { $0 }.count == 2)
+        #expect(qwen["shared_expert_width"]?.intValue == 1536)
+        #expect(qwen["config_changes"]?["added"]?["mlp_only_layers"] == .array([.integer(0), .integer(29)]))
         #expect(!FileManager.default.fileExists(atPath: tmp.file("o")))
     }
 }

@@ -187,7 +187,7 @@ struct ConversionTests {
         var metadata = source.metadata
         metadata["general.architecture"] = .string("mamba")
         try GGUFWriter.write(path: tmp.file("mamba.gguf"), metadata: metadata, tensors: source.tensors.map { OutputTensor(copying: $0) })
-        #expect(throws: RecipeError.unknownArchitecture("mamba", known: ["llama", "mixtral"])) {
+        #expect(throws: RecipeError.unknownArchitecture("mamba", known: ["llama", "llama-moe", "mixtral", "olmoe", "qwen2-moe"])) {
             try Self.ggufToHF(tmp.file("mamba.gguf"), tmp.file("out-mamba"))
         }
     }

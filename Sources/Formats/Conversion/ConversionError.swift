@@ -10,6 +10,7 @@ public enum ConversionError: Error, CustomStringConvertible, Equatable {
     case unsupportedInput(path: String, reason: String)
     case tokenizer(path: String, field: String, problem: String)
     case outputExists(path: String)
+    case noGGUFArchitecture(recipe: String, reason: String)
 
     public var description: String {
         switch self {
@@ -22,6 +23,7 @@ public enum ConversionError: Error, CustomStringConvertible, Equatable {
         case .notADirectory(let p): return "\(p): expected a Hugging Face model directory"
         case .unsupportedInput(let p, let r): return "\(p): \(r)"
         case .tokenizer(let p, let f, let problem): return "\(p): tokenizer field '\(f)': \(problem)"
+        case .noGGUFArchitecture(let r, let reason): return "recipe '\(r)' has no GGUF form: \(reason)"
         case .outputExists(let p): return "\(p): output already exists and is not a directory moekit can write into"
         }
     }

@@ -107,12 +107,18 @@ public struct GGUFToHuggingFace {
                 throw ConversionError.missingTensor(path: gguf.path, tensor: ggufName)
             }
             used.insert(ggufName)
-            let expectedNE = try mapping.ne.map { try dimensions.evaluate($0) }
+            let expectedNE = try mapping.ggufShape(dimensions).reversed()
             let foundNE = Array(stored.shape.reversed())
-            guard expectedNE == foundNE else {
-                throw ConversionError.shapeMismatch(path: gguf.path, tensor: ggufName, expected: expectedNE, found: foundNE)
+            guard Array(expectedNE) == foundNE else {
+                throw ConversionError.shapeMismatch(path: gguf.path, tensor: ggufName, expected: Array(expectedNE), found: foundNE)
             }
             var tensor = stored
+            if mapping.ggufNE != nil {
+                // Same elements, the HF shape of `ne` (e.g. a {H} shared-expert gate back to [1, H]).
+                tensor = TensorView(
+                    name: stored.name, shape: Array(try mapping.ne.map { try dimensions.evaluate($0) }.reversed()),
+                    encoding: stored.encoding, bytes: stored.bytes, owner: stored.owner, fileOffset: stored.fileOffset)
+            }
             if mapping.stackExperts, let expert {
                 // Expert e is the e-th slab along the outermost axis.
                 let slab = stored.bytes.count / max(experts, 1)
@@ -225,10 +231,10 @@ public struct GGUFToHuggingFace {
 
 /// Expands recipe tensor entries into concrete (entry, layer) pairs in Hugging Face state-dict order: entries
 /// before the first per-layer entry, then all per-layer entries for layer 0, layer 1, …, then the rest.
-enum RecipeTensorOrder {
+public enum RecipeTensorOrder {
     /// HF state-dict order with experts expanded: within one layer, a run of consecutive `{E}` entries is emitted
     /// expert by expert (`experts.0.w1, experts.0.w2, experts.0.w3, experts.1.w1, …`), as transformers saves them.
-    static func expandHF(
+    public static func expandHF(
         _ mappings: [ArchitectureRecipe.TensorMapping], blocks: Int, experts: Int
     ) -> [(ArchitectureRecipe.TensorMapping, Int?, Int?)] {
         let flat = expand(mappings, blocks: blocks)
@@ -250,7 +256,7 @@ enum RecipeTensorOrder {
         return result
     }
 
-    static func expand(_ mappings: [ArchitectureRecipe.TensorMapping], blocks: Int) -> [(ArchitectureRecipe.TensorMapping, Int?)] {
+    public static func expand(_ mappings: [ArchitectureRecipe.TensorMapping], blocks: Int) -> [(ArchitectureRecipe.TensorMapping, Int?)] {
         var result: [(ArchitectureRecipe.TensorMapping, Int?)] = []
         var index = 0
         while index < mappings.count {

@@ -32,13 +32,6 @@ public struct HuggingFaceToGGUF {
         self.preTokenizers = preTokenizers
     }
 
-    /// A config field; `rope_theta` also falls back to transformers v5's `rope_parameters.rope_theta`.
-    private func hfValue(_ field: String) -> JSONValue? {
-        if let value = config[field], value != .null { return value }
-        if field.hasPrefix("rope_"), let nested = config["rope_parameters"]?[field], nested != .null { return nested }
-        return nil
-    }
-
     private func hfTensorForGGUFName(_ ggufName: String) -> TensorView? {
         for mapping in recipe.tensors {
             if let layer = NamePattern(mapping.gguf).match(ggufName) {
@@ -50,51 +43,8 @@ public struct HuggingFaceToGGUF {
 
     /// GGUF metadata for the model config (without tokenizer keys) and the dimensions for shape checks.
     public func configMetadata() throws -> (pairs: [(String, GGUFValue)], dimensions: DimensionResolver) {
-        var pairs: [(String, GGUFValue)] = []
-        var resolver = DimensionResolver(values: [:], recipeName: recipe.name)
-        for key in recipe.config {
-            var json = hfValue(key.hf)
-            if json == nil, let expression = key.defaultFrom {
-                if expression.hasPrefix("tensor:") {
-                    let parts = expression.split(separator: ":")
-                    if parts.count == 3, let axis = Int(parts[2]), let tensor = hfTensorForGGUFName(String(parts[1])),
-                        axis < tensor.shape.count
-                    {
-                        json = .integer(Int64(tensor.shape[tensor.shape.count - 1 - axis]))
-                    }
-                } else {
-                    json = .integer(Int64(try resolver.evaluate(expression)))
-                }
-            }
-            if json == nil { json = key.defaultValue }
-            guard let json else {
-                if key.required { throw ConversionError.missingConfigValue(path: configPath, field: key.hf) }
-                continue
-            }
-            guard let value = ConfigValueMapping.ggufValue(json, type: key.type) else {
-                throw ConversionError.invalidConfigValue(path: configPath, field: key.hf, expected: key.type, found: JSONWriter.serialize(json))
-            }
-            pairs.append((recipe.ggufKey(key.gguf), value))
-            if let int = json.intValue, key.type != "f32", key.type != "f64" { resolver.values[key.hf] = Int(int) }
-        }
-        if let scaling = hfValue("rope_scaling")?.objectValue {
-            let type = scaling["rope_type"]?.stringValue ?? scaling["type"]?.stringValue ?? "none"
-            switch type {
-            case "linear":
-                guard let factor = scaling["factor"]?.doubleValue else {
-                    throw ConversionError.missingConfigValue(path: configPath, field: "rope_scaling.factor")
-                }
-                pairs.append((recipe.ggufKey("{arch}.rope.scaling.type"), .string("linear")))
-                pairs.append((recipe.ggufKey("{arch}.rope.scaling.factor"), .float32(Float(factor))))
-            case "default", "none":
-                break
-            default:
-                throw ConversionError.invalidConfigValue(
-                    path: configPath, field: "rope_scaling.rope_type", expected: "none or linear (others are not supported yet)", found: type)
-            }
-        }
-        try resolver.addDerived(recipe.derived)
-        return (pairs, resolver)
+        try GGUFModelMetadata.configPairs(
+            recipe: recipe, config: config, configPath: configPath, hfShape: { hfTensorForGGUFName($0)?.shape })
     }
 
     /// Whether the checkpoint's output layer is tied to the embeddings.
@@ -172,18 +122,28 @@ public struct HuggingFaceToGGUF {
                 })
                 continue
             }
-            let hfName = mapping.hfName(layer: layer, expert: expert)
-            if tied, recipe.tiedEmbeddings?.hfOutput == hfName {
+            var hfName = mapping.hfName(layer: layer, expert: expert)
+            if tied, let tiedNames = recipe.tiedEmbeddings, tiedNames.hfOutput == hfName {
                 if checkpoint.tensor(named: hfName) != nil { used.insert(hfName) }
-                continue
+                guard tiedNames.ggufOutputRequired else { continue }
+                // The architecture needs output.weight: write a copy of the embeddings.
+                hfName = recipe.tensors.first { $0.gguf == "token_embd.weight" }?.hf ?? "model.embed_tokens.weight"
             }
             guard let tensor = checkpoint.tensor(named: hfName) else {
+                if let value = mapping.synthesize {
+                    outputs.append(OutputTensor.filled(name: ggufName, shape: try mapping.ggufShape(dimensions), value: value, dtype: .f32))
+                    continue
+                }
                 if mapping.optional { continue }
                 throw ConversionError.missingTensor(path: directory, tensor: hfName)
             }
             used.insert(hfName)
             guard expectedShape == tensor.shape else {
                 throw ConversionError.shapeMismatch(path: directory, tensor: hfName, expected: expectedShape, found: tensor.shape)
+            }
+            let ggufShape = try mapping.ggufShape(dimensions)
+            guard ggufShape.reduce(1, *) == tensor.elementCount else {
+                throw ConversionError.shapeMismatch(path: directory, tensor: hfName, expected: ggufShape, found: tensor.shape)
             }
             var target: GGMLType = (mapping.keepF32 || tensor.shape.count < 2) ? .f32 : type
             let columns = tensor.shape.last ?? 1
@@ -198,7 +158,7 @@ public struct HuggingFaceToGGUF {
                 permutation = (perm, .hfToGGUF)
             }
             let encoding: TensorEncoding = target.denseType.map { .dense($0) } ?? .ggml(target)
-            outputs.append(try TensorTranscoder(source: tensor, target: encoding, permutation: permutation).outputTensor(name: ggufName))
+            outputs.append(try TensorTranscoder(source: tensor, target: encoding, permutation: permutation).outputTensor(name: ggufName, shape: ggufShape))
         }
         for tensor in checkpoint.tensors where !used.contains(tensor.name) {
             if recipe.ignoreHF.contains(where: { NamePattern($0).match(tensor.name) != nil }) { continue }
@@ -227,44 +187,23 @@ public struct HuggingFaceToGGUF {
             preTokenizers: preTokenizers, path: path)
     }
 
-    /// llama.cpp's `llama_ftype` for the dominant output type.
-    static func fileType(_ type: GGMLType) -> UInt32 {
-        switch type {
-        case .f32: return 0
-        case .f16: return 1
-        case .q4_0: return 2
-        case .q4_1: return 3
-        case .q8_0: return 7
-        case .bf16: return 32
-        default: return 0
-        }
-    }
-
     /// Writes the GGUF file.
     public func write(
         to path: String, type requested: GGMLType? = nil, extraMetadata: [(String, GGUFValue)] = [],
         progress: ConversionProgressHandler? = nil
     ) throws {
+        if let reason = recipe.ggufUnavailable { throw ConversionError.noGGUFArchitecture(recipe: recipe.name, reason: reason) }
         let type = requested ?? defaultOutputType()
         guard type.canQuantize else {
             throw ConversionError.unsupportedOutputType(tensor: "*", type: type.name, reason: "GGUF output supports F32, F16, BF16, Q8_0, Q4_0 and Q4_1")
         }
         let (configPairs, dimensions) = try configMetadata()
-        var metadata = GGUFMetadata()
-        metadata["general.architecture"] = .string(recipe.ggufArchitecture)
         let name = config["_name_or_path"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
             ?? URL(fileURLWithPath: directory).lastPathComponent
-        metadata["general.name"] = .string(name)
-        metadata["general.file_type"] = .uint32(Self.fileType(type))
-        if type.denseType == nil { metadata["general.quantization_version"] = .uint32(2) }
-        for (key, value) in configPairs { metadata[key] = value }
         let vocabularySize = config["vocab_size"]?.intValue.map(Int.init)
-        if let tokenizer = try tokenizer(vocabularySize: vocabularySize) {
-            for (key, value) in tokenizer.ggufPairs() { metadata[key] = value }
-        } else {
-            metadata["tokenizer.ggml.model"] = .string("no_vocab")
-        }
-        for (key, value) in extraMetadata { metadata[key] = value }
+        let metadata = GGUFModelMetadata.metadata(
+            recipe: recipe, name: name, type: type, configPairs: configPairs,
+            tokenizer: try tokenizer(vocabularySize: vocabularySize), extra: extraMetadata)
         let tensors = try plannedTensors(type: type, dimensions: dimensions)
         try GGUFWriter.write(path: path, metadata: metadata, tensors: withProgress(tensors, progress))
     }

@@ -37,10 +37,26 @@ public struct ArchitectureRecipe: Sendable {
         /// GGUF stacks the per-expert HF tensors (`{E}` in the HF name) along a new outermost axis; `ne`'s last
         /// entry is the expert count.
         public let stackExperts: Bool
+        /// What the MoE writer puts here (`moe_role`), nil for tensors copied from the source.
+        public let moeRole: MoERole?
+        /// Fill value when the source lacks the tensor (`synthesize`: 0 or 1), else nil.
+        public let synthesize: Float?
+        /// GGUF shape (ne order) when llama.cpp wants a different one than `ne` with the same elements (`gguf_ne`).
+        public let ggufNE: [String]?
         /// Whether the names contain `{L}`.
         public var perLayer: Bool { hf.contains("{L}") }
         /// Whether the HF name contains the `{E}` expert marker.
         public var perExpert: Bool { hf.contains("{E}") }
+        /// The GGUF name for `layer` and `expert` (stacked entries have no `{E}`).
+        public func ggufName(layer: Int?, expert: Int?) -> String {
+            NamePattern(gguf.replacingOccurrences(of: "{E}", with: expert.map(String.init) ?? "")).name(layer: layer)
+        }
+        /// The GGUF tensor's shape, outermost first (`gguf_ne` when given, else `ne`, reversed).
+        public func ggufShape(_ dimensions: DimensionResolver) throws(RecipeError) -> [Int] {
+            var shape: [Int] = []
+            for expression in (ggufNE ?? ne).reversed() { shape.append(try dimensions.evaluate(expression)) }
+            return shape
+        }
         /// The HF name for `layer` and `expert`.
         public func hfName(layer: Int?, expert: Int?) -> String {
             let pattern = expert.map { hf.replacingOccurrences(of: "{E}", with: String($0)) } ?? hf
@@ -48,11 +64,57 @@ public struct ArchitectureRecipe: Sendable {
         }
     }
 
+    /// The part an MoE writer produces for a tensor entry (`moe_role` in the recipe).
+    public enum MoERole: String, Sendable, CaseIterable {
+        case router, router2
+        case expertGate = "expert_gate", expertUp = "expert_up", expertDown = "expert_down"
+        case sharedGate = "shared_gate", sharedUp = "shared_up", sharedDown = "shared_down"
+        case sharedExpertGate = "shared_expert_gate"
+        case denseGate = "dense_gate", denseUp = "dense_up", denseDown = "dense_down"
+    }
+
+    /// Routing of the target runtimes (`moe.routing`).
+    public enum MoERouting: String, Sendable {
+        /// Softmax over all experts, top-k, divided by their sum (Mixtral; llama.cpp arch llama).
+        case softmaxTopKRenormalized = "softmax_topk_renormalized"
+        /// Softmax over all experts, top-k, not renormalised (Qwen2-MoE / OLMoE with norm_topk_prob false).
+        case softmaxTopK = "softmax_topk"
+        /// Top-k logits, softmax over those (LLaMA-MoE v1).
+        case topKSoftmax = "topk_softmax"
+    }
+
+    /// How a dense LLaMA becomes this layout (`moe` in the recipe): HF config field names and routing.
+    public struct MoEDescription: Sendable {
+        /// Field with K.
+        public let topKField: String
+        /// Field with the uniform expert width, when the layout has one.
+        public let expertWidthField: String?
+        /// Field with per-layer lists of per-expert widths (experts may differ), when the layout has one.
+        public let perExpertWidthsField: String?
+        /// Field that keeps the dense MLP width.
+        public let denseWidthField: String?
+        /// Field with the shared expert's width; nil when the layout has no shared expert.
+        public let sharedExpertWidthField: String?
+        /// The layout always has a shared expert.
+        public let sharedExpertRequired: Bool
+        /// Field listing dense layers (HF only); nil when every layer must be MoE.
+        public let denseLayersField: String?
+        /// Field for the routed-output factor; nil means the factor is folded into down_proj.
+        public let scoreScaleField: String?
+        /// Boolean field that, false, gives unit routing weights.
+        public let unweightedFlagField: String?
+        public let routing: MoERouting
+        /// Fields always written with these values.
+        public let configOverrides: JSONObject
+    }
+
     /// Names of the tensor that tied embeddings leave out, and the config flag that records the tie.
     public struct TiedEmbeddings: Sendable {
         public let hfConfigKey: String
         public let hfOutput: String
         public let ggufOutput: String
+        /// GGUF needs `ggufOutput` even when tied (a copy of the embeddings is written).
+        public let ggufOutputRequired: Bool
     }
 
     public let name: String
@@ -66,6 +128,10 @@ public struct ArchitectureRecipe: Sendable {
     /// architecture the one with the most satisfied keys wins (Mixtral-style `llama` files carry
     /// `{arch}.expert_count`).
     public let ggufRequiresKeys: [String]
+    /// Why there is no GGUF form of this layout (`gguf.unavailable`), when there is none.
+    public let ggufUnavailable: String?
+    /// The MoE construction description, for MoE targets.
+    public let moe: MoEDescription?
     /// The config field holding the number of experts that `{E}` ranges over, for MoE recipes.
     public let expertCountField: String?
     /// HF field and GGUF key holding the number of blocks.
@@ -87,6 +153,9 @@ public struct ArchitectureRecipe: Sendable {
         return try dimensions.evaluate(field)
     }
 
+    /// The tensor entry with MoE role `role`, if any.
+    public func tensor(role: MoERole) -> TensorMapping? { tensors.first { $0.moeRole == role } }
+
     /// Resolves `{arch}` in a GGUF key.
     public func ggufKey(_ pattern: String) -> String {
         pattern.replacingOccurrences(of: "{arch}", with: ggufArchitecture)
@@ -104,7 +173,19 @@ extension ArchitectureRecipe {
         hfConfigDefaults = hf["config_defaults"]?.objectValue ?? JSONObject()
         ggufArchitecture = json["gguf"]!["architecture"]!.stringValue!
         ggufRequiresKeys = json["gguf"]!["requires_keys"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        ggufUnavailable = json["gguf"]!["unavailable"]?.stringValue
         expertCountField = json["expert_count"]?.stringValue
+        moe = json["moe"].map { m in
+            MoEDescription(
+                topKField: m["top_k"]!.stringValue!, expertWidthField: m["expert_width"]?.stringValue,
+                perExpertWidthsField: m["per_expert_widths"]?.stringValue, denseWidthField: m["dense_width"]?.stringValue,
+                sharedExpertWidthField: m["shared_expert_width"]?.stringValue,
+                sharedExpertRequired: m["shared_expert_required"]?.boolValue ?? false,
+                denseLayersField: m["dense_layers"]?.stringValue, scoreScaleField: m["score_scale"]?.stringValue,
+                unweightedFlagField: m["unweighted_flag"]?.stringValue,
+                routing: MoERouting(rawValue: m["routing"]!.stringValue!)!,
+                configOverrides: m["config_overrides"]?.objectValue ?? JSONObject())
+        }
         blockCountHF = json["block_count"]!["hf"]!.stringValue!
         blockCountGGUF = json["block_count"]!["gguf"]!.stringValue!
         config = json["config"]!.arrayValue!.map { entry in
@@ -117,7 +198,8 @@ extension ArchitectureRecipe {
         tiedEmbeddings = json["tied_embeddings"].map {
             TiedEmbeddings(
                 hfConfigKey: $0["hf_config_key"]!.stringValue!, hfOutput: $0["hf_output"]!.stringValue!,
-                ggufOutput: $0["gguf_output"]!.stringValue!)
+                ggufOutput: $0["gguf_output"]!.stringValue!,
+                ggufOutputRequired: $0["gguf_output_required"]?.boolValue ?? false)
         }
         tensors = json["tensors"]!.arrayValue!.map { entry in
             TensorMapping(
@@ -125,7 +207,10 @@ extension ArchitectureRecipe {
                 ne: entry["ne"]!.arrayValue!.compactMap(\.stringValue),
                 ropePermuteHeads: entry["rope_permute_heads"]?.stringValue,
                 keepF32: entry["keep_f32"]?.boolValue ?? false, optional: entry["optional"]?.boolValue ?? false,
-                stackExperts: entry["stack_experts"]?.boolValue ?? false)
+                stackExperts: entry["stack_experts"]?.boolValue ?? false,
+                moeRole: entry["moe_role"]?.stringValue.flatMap(MoERole.init(rawValue:)),
+                synthesize: entry["synthesize"]?.stringValue.map { $0 == "ones" ? 1 : 0 },
+                ggufNE: entry["gguf_ne"]?.arrayValue?.compactMap(\.stringValue))
         }
         ignoreHF = json["ignore_hf"]?.arrayValue?.compactMap(\.stringValue) ?? []
         ignoreGGUF = json["ignore_gguf"]?.arrayValue?.compactMap(\.stringValue) ?? []
