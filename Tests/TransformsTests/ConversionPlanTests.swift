@@ -198,7 +198,7 @@ struct ConversionPlanTests {
         }
         #expect(asked == [1, 2, 3, 4])
         func split(_ l: Int) -> SplitOptions? {
-            if case .moe(.split(let options)) = layers[l] { return options }
+            if case .sparse(.split(let options)) = layers[l] { return options }
             return nil
         }
         #expect(split(0) == SplitOptions(experts: 4, topK: 2, method: .random(seed: 5), router: .random(seed: 5), foldScaleIntoDown: true))
@@ -219,27 +219,25 @@ struct ConversionPlanTests {
         #expect(throws: PlanError.calibrationIncomplete(layer: 1, missing: "importance (CalibrationNeeds.importance)", option: "--method gradient")) {
             try plan.plannedLayers(count: 6) { _ in incomplete }
         }
-        #expect(throws: PlanError.perLayerUnsupported(detail: "layer 1 is built differently from layer 0")) {
-            try PlannedLayer.uniformConstruction(of: layers)
-        }
     }
 
-    @Test("upcycle constructions, dense layers, exact-rescale checks, and the uniform bridge to the current writer")
+    @Test("upcycle constructions, dense layers, exact-rescale checks")
     func upcycleAndUniform() throws {
         let plan = try yaml("operation: upcycle\nexperts: 4\ntop_k: 2\nseed: 3\ngranularity: 2\ndrop_ratio: 0.25\nnoise: 0.5\nrouter: zero\n")
         let layers = try plan.plannedLayers(count: 3) { _ in nil }
         let expected = UpcycleOptions(experts: 4, topK: 2, router: .zero, dropRatio: 0.25, noise: 0.5, granularity: 2, seed: 3)
-        guard case .upcycle(let options) = try PlannedLayer.uniformConstruction(of: layers) else {
-            Issue.record("expected an upcycle construction")
-            return
+        #expect(layers.count == 3)
+        for layer in layers {
+            guard case .sparse(.upcycle(let options)) = layer else {
+                Issue.record("expected an upcycle construction")
+                return
+            }
+            #expect(options == expected)
         }
-        #expect(options == expected)
         var withDense = plan
         withDense.denseLayers = LayerSelection(indices: [0, 2])
         let planned = try withDense.plannedLayers(count: 3) { _ in nil }
-        #expect(throws: PlanError.perLayerUnsupported(detail: "layers 0, 2 are kept dense")) {
-            try PlannedLayer.uniformConstruction(of: planned)
-        }
+        #expect(planned.map { $0.construction == nil } == [true, false, true])
         let exact = try yaml("operation: split\nexperts: 4\ntop_k: 2\nrescale: exact\nrouter: zero\n")
         #expect(throws: TransformError.self) { try exact.plannedLayers(count: 1) { _ in nil } }
     }

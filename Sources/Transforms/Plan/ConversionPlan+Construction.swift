@@ -1,9 +1,3 @@
-/// One layer of a planned output: kept dense, or converted by a construction.
-public enum PlannedLayer: Sendable {
-    case dense
-    case moe(MoEConstruction)
-}
-
 extension ConversionPlan {
     /// What one layer's settings read from calibration text: nil when nothing, otherwise the extra measurements
     /// (the MLP inputs and token labels are always collected) and the option that asked for it.
@@ -111,32 +105,11 @@ extension ConversionPlan {
 
     /// Every layer of a `layerCount`-layer model: dense, or its construction. `calibration(l)` is asked only for
     /// layers whose settings read calibration data.
-    public func plannedLayers(count layerCount: Int, calibration: (Int) throws -> LayerCalibration?) throws -> [PlannedLayer] {
+    public func plannedLayers(count layerCount: Int, calibration: (Int) throws -> LayerCalibration?) throws -> [MoELayerPlan] {
         try resolvedLayers(count: layerCount).enumerated().map { layer, settings in
             if settings.dense { return .dense }
             let record = calibrationNeeds(of: settings) == nil ? nil : try calibration(layer)
-            return .moe(try construction(for: settings, layer: layer, calibration: record))
+            return .sparse(try construction(for: settings, layer: layer, calibration: record))
         }
-    }
-}
-
-extension PlannedLayer {
-    /// The one construction shared by every layer, for the single-construction `MoEModelWriter` initialiser.
-    /// - Throws: `PlanError.perLayerUnsupported` when some layer is dense or layers differ.
-    public static func uniformConstruction(of layers: [PlannedLayer]) throws(PlanError) -> MoEConstruction {
-        let dense = layers.indices.filter { if case .dense = layers[$0] { return true } else { return false } }
-        guard dense.isEmpty else {
-            throw .perLayerUnsupported(detail: "layers \(dense.map(String.init).joined(separator: ", ")) are kept dense")
-        }
-        guard case .moe(let first)? = layers.first else { throw .perLayerUnsupported(detail: "the model has no layers") }
-        for (l, layer) in layers.enumerated() {
-            guard case .moe(let construction) = layer else { continue }
-            switch (first, construction) {
-            case let (.upcycle(a), .upcycle(b)) where a == b: continue
-            case let (.split(a), .split(b)) where a == b: continue
-            default: throw .perLayerUnsupported(detail: "layer \(l) is built differently from layer 0")
-            }
-        }
-        return first
     }
 }

@@ -17,8 +17,6 @@ public enum PlanError: Error, CustomStringConvertible, Sendable, Equatable {
     case needsCalibration(option: String)
     /// The calibration record of a layer lacks what a method reads.
     case calibrationIncomplete(layer: Int, missing: String, option: String)
-    /// Layers differ in a way the current writer cannot express.
-    case perLayerUnsupported(detail: String)
 
     public var description: String {
         switch self {
@@ -38,8 +36,6 @@ public enum PlanError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(option) needs --calibration FILE (or \"calibration\": {\"file\": …} in the plan)"
         case let .calibrationIncomplete(layer, missing, option):
             return "\(option): the calibration of layer \(layer) has no \(missing)"
-        case let .perLayerUnsupported(detail):
-            return "per-layer settings need the per-layer MoEModelWriter API: \(detail)"
         }
     }
 }

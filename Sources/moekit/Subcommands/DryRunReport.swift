@@ -18,65 +18,48 @@ struct DryRunReport {
         "pad_token_id", "tie_word_embeddings", "hidden_act", "initializer_range", "use_cache",
     ]
 
+    /// Every layer's construction with all-zero calibration data of the right shapes: sizes, divisibility and what
+    /// the target can express do not depend on the data, so the dry run (and the pre-check before a calibration
+    /// pass) size the real per-layer settings without reading any text.
+    static func sizingLayers(plan: ConversionPlan, layers: [ResolvedLayerSettings], source: ModelSource) throws -> [MoELayerPlan] {
+        let experts = try plan.requiredExperts()
+        let hidden = Int(source.config["hidden_size"]?.intValue ?? 0)
+        let intermediate = Int(source.config["intermediate_size"]?.intValue ?? 0)
+        let zeros = LayerCalibration(
+            mlpInputs: FloatTensor(zeros: [experts, hidden]), activations: FloatTensor(zeros: [1, intermediate]),
+            importance: [[Float]](repeating: [Float](repeating: 0, count: intermediate), count: experts),
+            tokenLabels: Array(0..<experts))
+        var sizingPlan = plan
+        sizingPlan.calibration = nil
+        return try sizingPlan.plannedLayers(count: layers.count) { _ in zeros }
+    }
+
     init(
         plan: ConversionPlan, layers: [ResolvedLayerSettings], source: ModelSource,
-        makeWriter: (MoEConstruction) throws -> MoEModelWriter
+        makeWriter: ([MoELayerPlan]) throws -> MoEModelWriter
     ) throws {
         let experts = try plan.requiredExperts()
         let intermediate = Int(source.config["intermediate_size"]?.intValue ?? 0)
         func problem(_ layer: Int?, _ text: String) {
             problems.append(.object(JSONObject([("layer", layer.map { .integer(Int64($0)) } ?? .null), ("problem", .string(text))])))
         }
-        var divisible = true
         for (l, settings) in layers.enumerated() where !settings.dense {
-            switch plan.operation {
-            case .split where ["random", "clustering", "gradient", "coactivation"].contains(settings.method) && intermediate % experts != 0:
-                problem(l, "N ∤ d_ff: \(intermediate) neurons do not split into \(experts) equal experts (--method \(settings.method))")
-                divisible = false
-            case .split where settings.method == "sharing-inter":
+            if plan.operation == .split, settings.method == "sharing-inter" {
                 let m = plan.expertSize ?? 0
                 let shared = plan.sharedExperts ?? 0
                 if (experts + shared) * m != intermediate {
                     problem(l, "(N + shared) · expert_size = (\(experts) + \(shared)) · \(m) ≠ d_ff = \(intermediate) (--method sharing-inter)")
-                    divisible = false
                 }
-            case .upcycle where intermediate % (plan.granularity ?? 1) != 0:
-                problem(l, "granularity \(plan.granularity ?? 1) ∤ d_ff = \(intermediate)")
-                divisible = false
-            default: break
             }
             if let (_, option) = plan.calibrationNeeds(of: settings), plan.calibration == nil {
                 problem(l, "\(option) needs --calibration FILE")
             }
         }
-        let denseLayers = layers.indices.filter { layers[$0].dense }
-        if !denseLayers.isEmpty { problem(nil, "layers \(denseLayers.map(String.init).joined(separator: ",")) are kept dense: \(PlanError.perLayerUnsupported(detail: "the current writer builds every layer the same way"))") }
-        let moeSettings = layers.filter { !$0.dense }
-        if Set(moeSettings.map { "\($0)" }).count > 1 {
-            problem(nil, PlanError.perLayerUnsupported(detail: "layers differ in method, rescale, router, drop ratio, noise or alignment").description)
-        }
+        let writer = try makeWriter(try Self.sizingLayers(plan: plan, layers: layers, source: source))
         var report = JSONObject([("operation", .string(plan.operation.rawValue)), ("input", .string(source.path))])
         if let output = plan.output { report["output"] = .string(output) }
-        guard divisible, let representative = moeSettings.first else {
-            if moeSettings.isEmpty { problem(nil, "every layer is kept dense: nothing to convert") }
-            report["layer_settings"] = .array(layers.enumerated().map { Self.settingsJSON($1, layer: $0) })
-            report["problems"] = .array(problems)
-            json = .object(report)
-            return
-        }
-        // Sizes do not depend on the data a method reads: size the plan with a data-free stand-in of the same shape.
-        var sizing = representative
-        if plan.calibrationNeeds(of: sizing) != nil {
-            sizing.method = ["gradient", "coactivation"].contains(sizing.method) ? "random" : sizing.method
-            sizing.rescale = sizing.rescale == "calibrated" ? "none" : sizing.rescale
-            sizing.router = sizing.router == "hidden" ? "random" : sizing.router
-            sizing.align = false
-        }
-        var sizingPlan = plan
-        sizingPlan.calibration = nil
-        let writer = try makeWriter(try sizingPlan.construction(for: sizing, layer: 0, calibration: nil))
         for (key, value) in (writer.plan().objectValue ?? JSONObject()).pairs { report[key] = value }
-        Self.applyDenseLayers(denseLayers, to: &report, writer: writer, hidden: Int(source.config["hidden_size"]?.intValue ?? 0))
+        for text in report["problems"]?.arrayValue?.compactMap(\.stringValue) ?? [] { problem(nil, text) }
         report["layers"] = .array(zip(report["layers"]?.arrayValue ?? [], layers).map { entry, settings in
             var object = entry.objectValue ?? JSONObject()
             for (key, value) in Self.settingsJSON(settings, layer: nil).objectValue!.pairs { object[key] = value }
@@ -110,35 +93,6 @@ struct DryRunReport {
         object["noise"] = .number(Double(settings.noise))
         object["align"] = .bool(settings.align)
         return .object(object)
-    }
-
-    /// Dense layers keep their FFN: their MoE counts are replaced by the dense FFN's in the layer entries and totals.
-    static func applyDenseLayers(_ dense: [Int], to report: inout JSONObject, writer: MoEModelWriter, hidden: Int) {
-        guard !dense.isEmpty, var entries = report["layers"]?.arrayValue else { return }
-        let bytes = Int64(writer.dtype.byteSize)
-        let routerBytes = writer.format == .gguf ? Int64(4) : bytes
-        let routerType = writer.format == .gguf ? "F32" : writer.dtype.rawValue
-        var byType = report["bytes_by_dtype"]?.objectValue ?? JSONObject()
-        func add(_ key: String, _ delta: Int64) { report[key] = .integer((report[key]?.intValue ?? 0) + delta) }
-        for l in dense where l < entries.count {
-            guard var entry = entries[l].objectValue, let denseFFN = entry["dense_ffn_parameters"]?.intValue,
-                let total = entry["total_parameters"]?.intValue, let active = entry["active_parameters"]?.intValue
-            else { continue }
-            let router = Int64(writer.experts * hidden)
-            add("total_parameters", denseFFN - total)
-            add("active_parameters_per_token", denseFFN - active)
-            add("flops_per_token_moe", 2 * (denseFFN - active))
-            add("output_bytes", denseFFN * bytes - (total - router) * bytes - router * routerBytes)
-            byType[writer.dtype.rawValue] = .integer((byType[writer.dtype.rawValue]?.intValue ?? 0) + (denseFFN - total + router) * bytes)
-            byType[routerType] = .integer((byType[routerType]?.intValue ?? 0) - router * routerBytes)
-            entry["experts"] = .integer(0)
-            entry["expert_width"] = .integer(0)
-            entry["total_parameters"] = .integer(denseFFN)
-            entry["active_parameters"] = .integer(denseFFN)
-            entries[l] = .object(entry)
-        }
-        report["bytes_by_dtype"] = .object(byType)
-        report["layers"] = .array(entries)
     }
 
     /// Shard count and file names (5 GB shards, the writer's limit).

@@ -60,25 +60,26 @@ struct MoEConversion {
         }
         let layers = try plan.resolvedLayers(count: layerCount)
         try Self.validateNames(layers, operation: plan.operation)
-        func writer(_ construction: MoEConstruction) throws -> MoEModelWriter {
+        func writer(_ layers: [MoELayerPlan], deferValidation: Bool) throws -> MoEModelWriter {
             try MoEModelWriter(
-                source: source, library: library, preTokenizers: preTokenizers, target: target, construction: construction,
+                source: source, library: library, preTokenizers: preTokenizers, target: target, layers: layers,
                 dtype: dtype, format: format,
                 manifestFields: JSONObject([
                     ("command", .array(CommandLine.arguments.map { .string($0) })), ("seed", .string(String(seed))),
-                ]))
+                ]), deferValidation: deferValidation)
         }
         if dryRun {
-            let report = try DryRunReport(plan: plan, layers: layers, source: source, makeWriter: writer)
+            let report = try DryRunReport(plan: plan, layers: layers, source: source) { try writer($0, deferValidation: true) }
             json ? print(JSONWriter.serialize(report.json)) : report.printText()
             if !report.problems.isEmpty {
                 throw ValidationError("the plan has \(report.problems.count) problem(s); see \"problems\" above")
             }
             return
         }
-        // The per-layer MoEModelWriter API replaces `uniformConstruction` here: pass `planned` through.
+        // Validate the layout before the (possibly long) calibration pass: sizes do not depend on calibration data.
+        _ = try writer(try DryRunReport.sizingLayers(plan: plan, layers: layers, source: source), deferValidation: false)
         let planned = try plan.plannedLayers(count: layerCount, calibration: try calibration(source: source, layerCount: layerCount))
-        let outputWriter = try writer(try PlannedLayer.uniformConstruction(of: planned))
+        let outputWriter = try writer(planned, deferValidation: false)
         let reporter = try ProgressReporter(label: label, logPath: log)
         try outputWriter.write(to: plan.output!, progress: { reporter.report($0) })
         printError("wrote \(plan.output!)")
