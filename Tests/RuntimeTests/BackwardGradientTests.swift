@@ -17,9 +17,11 @@ struct BackwardGradientTests {
     /// Checks sampled entries of every tensor; returns the largest relative error per tensor kind.
     /// The error of one entry is |analytic − numeric| / max(|numeric|, 1e-3 · max |numeric| over the model), so
     /// entries near zero are measured against the model's gradient scale.
-    func check(_ model: LanguageModel, reduction: LossReduction = .tokenMean) throws -> [String: Double] {
+    func check(
+        _ model: LanguageModel, reduction: LossReduction = .tokenMean, sequences: [[Int32]] = BackwardFixtures.sequences,
+        only kinds: Set<String>? = nil
+    ) throws -> [String: Double] {
         Matmul.useSingleThreadedBLAS()
-        let sequences = BackwardFixtures.sequences
         var analytic: [Float] = []
         _ = try model.lossAndGradients(sequences, gradients: &analytic, reduction: reduction)
         let reference = BackwardFixtures.reference(model)
@@ -29,6 +31,7 @@ struct BackwardGradientTests {
         var seen = Set<Int>()
         for (name, slice) in model.parameters.layout.names where seen.insert(slice.offset).inserted {
             let kind = name.split(separator: ".").suffix(2).joined(separator: ".")
+            if let kinds, !kinds.contains(kind) { continue }
             for sample in 0..<Self.samples {
                 // The embedding's first sample is forced onto a row that gets a gradient (the first input token).
                 let index = slice == model.parameters.layout.embedding && sample == 0
@@ -70,6 +73,20 @@ struct BackwardGradientTests {
     @Test("sequence-mean reduction matches finite differences")
     func sequenceMean() throws {
         let worst = try check(try BackwardFixtures.model(tied: false, seed: 3), reduction: .sequenceMean)
+        for (kind, error) in worst { #expect(error < 1e-3, "\(kind): relative error \(error)") }
+    }
+
+    /// 150 tokens span two attention blocks of 128 query rows, and 153 rows take the row-/feature-split sgemm paths
+    /// of `linearBackward` and the group-split attention backward when `Parallel.width > 1`.
+    @Test("a sequence longer than one attention block matches finite differences")
+    func multipleAttentionBlocks() throws {
+        var rng = SeededGenerator(seed: 77)
+        let long = (0..<150).map { _ in Int32(rng.next() % 40) }
+        let worst = try check(
+            try BackwardFixtures.model(tied: false, biases: true), sequences: [long, [5, 6, 7]],
+            only: ["q_proj.weight", "k_proj.weight", "v_proj.weight", "k_proj.bias", "embed_tokens.weight", "lm_head.weight"])
+        print("150-token max relative FD error:", worst.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1e", $0.value))" })
+        #expect(worst.count == 6)
         for (kind, error) in worst { #expect(error < 1e-3, "\(kind): relative error \(error)") }
     }
 
