@@ -86,20 +86,9 @@ func ropeBackward(
     dX: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim: Int, positions: UnsafePointer<Int32>,
     cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, stride: Int
 ) {
-    let half = headDim / 2
-    for n in 0..<rows {
-        let c = cos + Int(positions[n]) &* half
-        let s = sin + Int(positions[n]) &* half
-        for h in 0..<heads {
-            let a = dX + (n &* stride &+ h &* headDim)
-            let b = a + half
-            for i in 0..<half {
-                let d1 = a[i], d2 = b[i]
-                a[i] = d1 * c[i] + d2 * s[i]
-                b[i] = d2 * c[i] - d1 * s[i]
-            }
-        }
-    }
+    ropeForward(
+        x: dX, rows: rows, heads: heads, headDim: headDim, positions: positions, cos: cos, sin: sin, stride: stride,
+        inverse: true)
 }
 
 /// SwiGLU backward for act = silu(g) ⊙ u: du = dAct · silu(g), dg = dAct · u · σ(g)·(1 + g·(1 − σ(g))).
