@@ -73,11 +73,13 @@ func addBias(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, row
 
 /// Rotary position embedding, rotate-half convention (HF): within each head of width hd, element i < hd/2 pairs
 /// with i + hd/2: (a, b) → (a·cos − b·sin, b·cos + a·sin), angle = position · invFreq[i].
+/// With `inverse` the rotation is by −angle (`ropeBackward`: the rotation is orthogonal).
 /// - Parameters: x [N, heads·hd] in place, rows `stride` apart; positions [N]; cos, sin [maxPosition, hd/2].
 func ropeForward(
     x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim: Int, positions: UnsafePointer<Int32>,
-    cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, stride: Int
+    cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, stride: Int, inverse: Bool = false
 ) {
+    let sign: Float = inverse ? -1 : 1
     let half = headDim / 2
     let width = stride
     for n in 0..<rows {
@@ -88,8 +90,9 @@ func ropeForward(
             let b = a + half
             for i in 0..<half {
                 let x1 = a[i], x2 = b[i]
-                a[i] = x1 * c[i] - x2 * s[i]
-                b[i] = x2 * c[i] + x1 * s[i]
+                let si = sign * s[i]
+                a[i] = x1 * c[i] - x2 * si
+                b[i] = x2 * c[i] + x1 * si
             }
         }
     }

@@ -14,6 +14,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
     case contextOverflow(needed: Int, capacity: Int)
     /// An empty input where at least one token is needed.
     case emptyInput(String)
+    /// A model feature an operation does not handle (e.g. the backward pass over MoE layers).
+    case unsupported(String)
 
     public var description: String {
         switch self {
@@ -28,6 +30,7 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
         case .contextOverflow(let needed, let capacity):
             return "\(needed) tokens do not fit the context of \(capacity) tokens"
         case .emptyInput(let what): return "empty input: \(what)"
+        case .unsupported(let what): return what
         }
     }
 }

@@ -1,0 +1,214 @@
+import TensorCore
+
+/// How per-position next-token losses are averaged into one loss.
+public enum LossReduction: Sendable, Equatable {
+    /// Mean over every predicted position of the batch (Σ_s (T_s − 1) positions): the training loss.
+    case tokenMean
+    /// Mean over sequences of each sequence's mean loss: every sequence weighs the same whatever its length, and the
+    /// gradient at a token of sequence s is ∂L_s/∂· / S (what per-sample importance scores need).
+    case sequenceMean
+}
+
+/// One layer's FFN activation a = silu(gate·x) ⊙ (up·x) (the down_proj input) and ∂L/∂a, for every row of a
+/// backward pass. The buffers are valid only inside the callback that receives them.
+public struct FFNActivationGradient {
+    /// Decoder layer.
+    public let layer: Int
+    /// Rows (tokens of every sequence, back to back) and FFN width F: both buffers are [rows, width].
+    public let rows: Int
+    public let width: Int
+    /// a, row-major [rows, F].
+    public let activation: UnsafeBufferPointer<Float>
+    /// ∂L/∂a, row-major [rows, F].
+    public let gradient: UnsafeBufferPointer<Float>
+}
+
+extension LanguageModel {
+    /// Next-token cross-entropy of `sequences` and its gradient with respect to every parameter, in the layout of
+    /// `parameters.values` (an optimizer can walk both buffers with one loop).
+    ///
+    /// Each sequence (at least 2 tokens, starting at position 0) predicts tokens 1 … T−1; the loss is averaged as
+    /// `reduction` says. Dense LLaMA layers only (RMSNorm, fused q|k|v with or without biases, RoPE, causal GQA,
+    /// o_proj, SwiGLU FFN; tied or untied LM head). Call `Matmul.useSingleThreadedBLAS()` first: work is split with
+    /// `Parallel` and must not nest around a multithreaded BLAS.
+    ///
+    /// - Parameters:
+    ///   - sequences: token ids, all sequences processed as one batch.
+    ///   - gradients: `parameters.layout.count` floats the gradients are *added* to (zero it per optimizer step, keep
+    ///     it for gradient accumulation); an empty array is replaced by zeros first.
+    ///   - reduction: how position losses are averaged.
+    ///   - workspace: scratch for at least Σ T rows and max T context; nil allocates one for this call.
+    ///   - activationGradients: called once per layer (last layer first) with a and ∂L/∂a of its FFN.
+    /// - Returns: the loss.
+    /// - Throws: `RuntimeError.unsupported` for MoE layers or q/k norms, `.emptyInput` for no sequence or one shorter
+    ///   than 2 tokens, `.tokenOutOfRange`, `.contextOverflow` when `workspace` is too small, `.shapeMismatch` for a
+    ///   gradient buffer of the wrong size.
+    public func lossAndGradients(
+        _ sequences: [[Int32]], gradients: inout [Float], reduction: LossReduction = .tokenMean,
+        workspace: BackwardWorkspace? = nil, activationGradients: ((FFNActivationGradient) -> Void)? = nil
+    ) throws -> Float {
+        let count = parameters.layout.count
+        if gradients.isEmpty { gradients = [Float](repeating: 0, count: count) }
+        guard gradients.count == count else {
+            throw RuntimeError.shapeMismatch(tensor: "gradients", expected: [count], found: [gradients.count])
+        }
+        return try gradients.withUnsafeMutableBufferPointer { g in
+            try backwardPass(
+                sequences, reduction: reduction, gradients: g.baseAddress!, workspace: workspace,
+                activationGradients: activationGradients)
+        }
+    }
+
+    /// The loss and, per layer, a and ∂L/∂a of the FFN, without parameter gradients (the pass stops at layer 0's FFN).
+    /// Same inputs, conditions and errors as `lossAndGradients`.
+    public func lossAndActivationGradients(
+        _ sequences: [[Int32]], reduction: LossReduction = .tokenMean, workspace: BackwardWorkspace? = nil,
+        _ activationGradients: (FFNActivationGradient) -> Void
+    ) throws -> Float {
+        try withoutActuallyEscaping(activationGradients) { observe in
+            try backwardPass(sequences, reduction: reduction, gradients: nil, workspace: workspace, activationGradients: observe)
+        }
+    }
+
+    /// Throws unless every layer is one the backward pass handles.
+    func checkBackwardSupport() throws {
+        for (l, p) in parameters.layout.layers.enumerated() {
+            guard case .dense = p.ffn else { throw RuntimeError.unsupported("backward: MoE layers are not supported yet (layer \(l))") }
+            guard p.qNorm == nil, p.kNorm == nil else {
+                throw RuntimeError.unsupported("backward: q_norm/k_norm are not supported yet (layer \(l))")
+            }
+        }
+    }
+
+    /// Forward with every activation kept, fused LM head + cross-entropy, then the layers walked back.
+    private func backwardPass(
+        _ sequences: [[Int32]], reduction: LossReduction, gradients g: UnsafeMutablePointer<Float>?,
+        workspace: BackwardWorkspace?, activationGradients observe: ((FFNActivationGradient) -> Void)?
+    ) throws -> Float {
+        try checkBackwardSupport()
+        guard !sequences.isEmpty else { throw RuntimeError.emptyInput("backward: no sequences") }
+        for s in sequences where s.count < 2 {
+            throw RuntimeError.emptyInput("backward: a sequence of \(s.count) token(s) predicts nothing (2 needed)")
+        }
+        let N = sequences.reduce(0) { $0 + $1.count }
+        let longest = sequences.map(\.count).max()!
+        let bw: BackwardWorkspace
+        if let workspace {
+            guard workspace.fits(rows: N, context: longest) else {
+                throw RuntimeError.contextOverflow(needed: max(N, longest), capacity: min(workspace.rows, workspace.context))
+            }
+            bw = workspace
+        } else {
+            bw = BackwardWorkspace(config: config, rows: N, context: longest)
+        }
+        let caches = bw.emptyCaches(sequences.count)
+        let ws = bw.forward
+        try forward(Array(zip(sequences, caches)).map { (tokens: $0.0, cache: $0.1) }, logits: .none, workspace: ws) { _ in }
+
+        // Targets and loss weights: position t of a sequence predicts token t + 1; its last position predicts nothing.
+        let predicted = N - sequences.count
+        var row = 0
+        for s in sequences {
+            let T = s.count
+            let weight: Float = reduction == .tokenMean ? 1 / Float(predicted) : 1 / (Float(sequences.count) * Float(T - 1))
+            for t in 0..<T {
+                bw.targets[row + t] = t + 1 < T ? s[t + 1] : 0
+                bw.rowWeights[row + t] = t + 1 < T ? weight : 0
+            }
+            row += T
+        }
+        let loss = parameters.values.withUnsafeBufferPointer { w in
+            walkBack(sequences.map(\.count), rows: N, w: w.baseAddress!, g: g, bw: bw, observe: observe)
+        }
+        return Float(loss)
+    }
+
+    /// The backward walk over the activations of the forward pass just run in `bw`. Returns the loss.
+    private func walkBack(
+        _ lengths: [Int], rows N: Int, w: UnsafePointer<Float>, g: UnsafeMutablePointer<Float>?, bw: BackwardWorkspace,
+        observe: ((FFNActivationGradient) -> Void)?
+    ) -> Double {
+        let c = config, layout = parameters.layout, ws = bw.forward
+        let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim, F = c.intermediateSize
+        let qW = H * hd, kvW = Hkv * hd, qkvW = qW + 2 * kvW
+        func grad(_ slice: ParameterSlice?) -> UnsafeMutablePointer<Float>? {
+            guard let g, let slice else { return nil }
+            return g + slice.offset
+        }
+
+        // Final norm, then LM head + cross-entropy: dNorm = ∂L/∂(final norm output).
+        let last = ws.residual(2 * c.layerCount)
+        rmsnormForward(
+            out: ws.finalNorm, reciprocalRMS: ws.finalRRMS, x: last, weight: w + layout.finalNorm.offset, rows: N, width: D,
+            eps: c.rmsNormEps)
+        let loss = lmHeadCrossEntropyBackward(
+            dHidden: bw.dNorm, dWeight: grad(layout.lmHead), logits: ws.logits, hidden: ws.finalNorm,
+            weight: w + layout.lmHead.offset, targets: bw.targets, rowWeights: bw.rowWeights, rows: N, width: D,
+            vocabulary: c.vocabularySize)
+        let dRes = bw.dResidual
+        dRes.update(repeating: 0, count: N * D)
+        rmsnormBackward(
+            dX: dRes, dWeight: grad(layout.finalNorm), dOut: bw.dNorm, x: last, reciprocalRMS: ws.finalRRMS,
+            weight: w + layout.finalNorm.offset, rows: N, width: D)
+
+        for l in stride(from: c.layerCount - 1, through: 0, by: -1) {
+            let p = layout.layers[l]
+            guard case .dense(let f) = p.ffn else { preconditionFailure("checked by checkBackwardSupport") }
+            // FFN block: next = mid + down(swiglu(gateUp(rmsnorm(mid)))); dRes holds ∂L/∂next = ∂L/∂(FFN output).
+            let act = ws.act(l, width: F), gateUp = ws.gateUp(l, width: F)
+            linearBackward(
+                dX: bw.dAct, dWeight: grad(f.down), dOut: dRes, x: act, weight: w + f.down.offset, rows: N, inFeatures: F,
+                outFeatures: D)
+            if let observe {
+                observe(FFNActivationGradient(
+                    layer: l, rows: N, width: F, activation: UnsafeBufferPointer(start: act, count: N * F),
+                    gradient: UnsafeBufferPointer(start: bw.dAct, count: N * F)))
+            }
+            if g == nil && l == 0 { break }  // activation gradients only: nothing below layer 0's FFN is needed
+            swigluBackward(dGateUp: bw.dGateUp, dAct: bw.dAct, gateUp: gateUp, rows: N, width: F)
+            linearBackward(
+                dX: bw.dNorm, dWeight: grad(f.gate), dOut: bw.dGateUp, x: ws.norm2(l), weight: w + f.gate.offset, rows: N,
+                inFeatures: D, outFeatures: 2 * F)
+            rmsnormBackward(
+                dX: dRes, dWeight: grad(p.postAttentionNorm), dOut: bw.dNorm, x: ws.residual(2 * l + 1),
+                reciprocalRMS: ws.rrms2(l), weight: w + p.postAttentionNorm.offset, rows: N, width: D)
+
+            // Attention block: mid = x + o(attention(rope(qkv(rmsnorm(x))))); dRes holds ∂L/∂mid.
+            if let dBias = grad(p.oBias) { biasBackward(dBias: dBias, dOut: dRes, rows: N, width: D, stride: D) }
+            linearBackward(
+                dX: bw.dAttention, dWeight: grad(p.o), dOut: dRes, x: ws.attention(l), weight: w + p.o.offset, rows: N,
+                inFeatures: qW, outFeatures: D)
+            bw.dQKV.update(repeating: 0, count: N * qkvW)
+            let qkv = ws.qkv(l)
+            var start = 0
+            for T in lengths {
+                attentionBackward(
+                    dQKV: bw.dQKV + start * qkvW, dOut: bw.dAttention + start * qW, qkv: qkv + start * qkvW, qkvStride: qkvW,
+                    rows: T, heads: H, kvHeads: Hkv, headDim: hd, blockRows: Workspace.blockRows, scratch: bw.attentionScratch)
+                start += T
+            }
+            ropeBackward(
+                dX: bw.dQKV, rows: N, heads: H, headDim: hd, positions: ws.positions, cos: ws.ropeCos, sin: ws.ropeSin,
+                stride: qkvW)
+            ropeBackward(
+                dX: bw.dQKV + qW, rows: N, heads: Hkv, headDim: hd, positions: ws.positions, cos: ws.ropeCos,
+                sin: ws.ropeSin, stride: qkvW)
+            if let dBias = grad(p.qBias) { biasBackward(dBias: dBias, dOut: bw.dQKV, rows: N, width: qW, stride: qkvW) }
+            if let dBias = grad(p.kBias) { biasBackward(dBias: dBias, dOut: bw.dQKV + qW, rows: N, width: kvW, stride: qkvW) }
+            if let dBias = grad(p.vBias) {
+                biasBackward(dBias: dBias, dOut: bw.dQKV + qW + kvW, rows: N, width: kvW, stride: qkvW)
+            }
+            // q | k | v weights are adjacent: one [qkvW, D] matrix.
+            linearBackward(
+                dX: bw.dNorm, dWeight: grad(p.q), dOut: bw.dQKV, x: ws.norm1(l), weight: w + p.q.offset, rows: N,
+                inFeatures: D, outFeatures: qkvW)
+            rmsnormBackward(
+                dX: dRes, dWeight: grad(p.inputNorm), dOut: bw.dNorm, x: ws.residual(2 * l), reciprocalRMS: ws.rrms1(l),
+                weight: w + p.inputNorm.offset, rows: N, width: D)
+        }
+        if let dTable = grad(layout.embedding) {
+            embeddingBackward(dTable: dTable, dOut: dRes, tokens: ws.tokens, count: N, width: D)
+        }
+        return loss
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Formats
+import Runtime
+import TensorCore
+import TestSupport
+import Testing
+
+/// A plain, loop-by-loop Double-precision dense LLaMA forward pass plus next-token cross-entropy, written
+/// independently of the runtime's kernels: the function the finite-difference checks differentiate.
+struct ReferenceLlama {
+    let config: ModelConfig
+    let layout: ParameterLayout
+
+    /// Where to add `delta` to the FFN activation a (layer, row of the batch, neuron) before down_proj.
+    struct ActivationNudge {
+        let layer: Int, row: Int, neuron: Int, delta: Double
+    }
+
+    /// The loss of `sequences` under `parameters` (a flat buffer in `layout`).
+    func loss(
+        _ p: [Double], _ sequences: [[Int32]], reduction: LossReduction = .tokenMean, nudge: ActivationNudge? = nil
+    ) -> Double {
+        let c = config
+        let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim, F = c.intermediateSize
+        let V = c.vocabularySize, group = H / Hkv
+        let predicted = sequences.reduce(0) { $0 + $1.count - 1 }
+        func linear(_ x: [Double], _ s: ParameterSlice, _ bias: ParameterSlice?) -> [Double] {
+            let out = s.shape[0], inF = s.shape[1]
+            return (0..<out).map { o in
+                var acc = bias.map { p[$0.offset + o] } ?? 0
+                for i in 0..<inF { acc += p[s.offset + o * inF + i] * x[i] }
+                return acc
+            }
+        }
+        func rmsnorm(_ x: [Double], _ s: ParameterSlice) -> [Double] {
+            let r = 1 / (x.reduce(0) { $0 + $1 * $1 } / Double(x.count) + Double(c.rmsNormEps)).squareRoot()
+            return x.indices.map { x[$0] * r * p[s.offset + $0] }
+        }
+        func rope(_ x: inout [Double], heads: Int, position: Int) {
+            let half = hd / 2
+            for h in 0..<heads {
+                for i in 0..<half {
+                    let angle = Double(position) / pow(c.rope.theta, Double(2 * i) / Double(hd))
+                    let a = x[h * hd + i], b = x[h * hd + half + i]
+                    x[h * hd + i] = a * cos(angle) - b * sin(angle)
+                    x[h * hd + half + i] = b * cos(angle) + a * sin(angle)
+                }
+            }
+        }
+        var total = 0.0
+        var rowBase = 0
+        for tokens in sequences {
+            let T = tokens.count
+            var xs = tokens.map { t in (0..<D).map { p[layout.embedding.offset + Int(t) * D + $0] } }
+            for (l, lp) in layout.layers.enumerated() {
+                guard case .dense(let f) = lp.ffn else { fatalError("dense only") }
+                var qs: [[Double]] = [], ks: [[Double]] = [], vs: [[Double]] = []
+                for t in 0..<T {
+                    let h = rmsnorm(xs[t], lp.inputNorm)
+                    var q = linear(h, lp.q, lp.qBias), k = linear(h, lp.k, lp.kBias)
+                    rope(&q, heads: H, position: t)
+                    rope(&k, heads: Hkv, position: t)
+                    qs.append(q); ks.append(k); vs.append(linear(h, lp.v, lp.vBias))
+                }
+                for t in 0..<T {
+                    var att = [Double](repeating: 0, count: H * hd)
+                    for h in 0..<H {
+                        let g = h / group
+                        let scores = (0...t).map { j in
+                            (0..<hd).reduce(0.0) { $0 + qs[t][h * hd + $1] * ks[j][g * hd + $1] } / Double(hd).squareRoot()
+                        }
+                        let top = scores.max()!
+                        let e = scores.map { exp($0 - top) }
+                        let z = e.reduce(0, +)
+                        for j in 0...t {
+                            for i in 0..<hd { att[h * hd + i] += e[j] / z * vs[j][g * hd + i] }
+                        }
+                    }
+                    let o = linear(att, lp.o, lp.oBias)
+                    for i in 0..<D { xs[t][i] += o[i] }
+                }
+                for t in 0..<T {
+                    let h = rmsnorm(xs[t], lp.postAttentionNorm)
+                    let gate = linear(h, f.gate, nil), up = linear(h, f.up, nil)
+                    var a = (0..<F).map { gate[$0] / (1 + exp(-gate[$0])) * up[$0] }
+                    if let nudge, nudge.layer == l, nudge.row == rowBase + t { a[nudge.neuron] += nudge.delta }
+                    let y = linear(a, f.down, nil)
+                    for i in 0..<D { xs[t][i] += y[i] }
+                }
+            }
+            var sequenceLoss = 0.0
+            for t in 0..<(T - 1) {
+                let logits = linear(rmsnorm(xs[t], layout.finalNorm), layout.lmHead, nil)
+                let top = logits.max()!
+                let lse = top + log(logits.reduce(0) { $0 + exp($1 - top) })
+                sequenceLoss += lse - logits[Int(tokens[t + 1])]
+            }
+            switch reduction {
+            case .tokenMean: total += sequenceLoss / Double(predicted)
+            case .sequenceMean: total += sequenceLoss / Double(T - 1) / Double(sequences.count)
+            }
+            rowBase += T
+        }
+        _ = V
+        return total
+    }
+}
+
+/// Tiny random dense LLaMA models for the backward tests.
+enum BackwardFixtures {
+    static let vocabulary = 40
+
+    /// hidden 16, 4 heads / 2 kv heads (hd 4), FFN 24, vocab 40, 2 layers.
+    static func config(tied: Bool) throws -> ModelConfig {
+        try ModelConfig(json: try JSONParser.parse("""
+            {"model_type": "llama", "vocab_size": \(vocabulary), "hidden_size": 16, "num_hidden_layers": 2,
+             "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+             "max_position_embeddings": 64, "tie_word_embeddings": \(tied), "intermediate_size": 24}
+            """))
+    }
+
+    /// A model with random weights (norm weights near 1); `biases` adds q/k/v/o biases.
+    static func model(tied: Bool, biases: Bool = false, seed: UInt64 = 5) throws -> LanguageModel {
+        let config = try config(tied: tied)
+        let layout = ParameterLayout(config: config) { name in biases && name.hasSuffix("_proj.bias") }
+        var parameters = ModelParameters(layout: layout)
+        var rng = SeededGenerator(seed: seed)
+        for (name, slice) in layout.names {
+            for i in 0..<slice.count {
+                parameters.values[slice.offset + i] =
+                    name.hasSuffix("norm.weight") ? 1 + rng.nextFloat(scale: 0.2) : rng.nextFloat(scale: 0.4)
+            }
+        }
+        return LanguageModel(config: config, parameters: parameters)
+    }
+
+    /// Two sequences (7 and 6 tokens) over tokens 0..<30; token 39 appears only as the last token of the second,
+    /// so it is embedded but influences no predicted position.
+    static let sequences: [[Int32]] = {
+        var rng = SeededGenerator(seed: 99)
+        let first = (0..<7).map { _ in Int32(rng.next() % 30) }
+        let second = (0..<5).map { _ in Int32(rng.next() % 30) } + [39]
+        return [first, second]
+    }()
+
+    static func reference(_ model: LanguageModel) -> ReferenceLlama {
+        ReferenceLlama(config: model.config, layout: model.parameters.layout)
+    }
+}
+
+@Suite("Backward reference model")
+struct BackwardReferenceTests {
+    /// The loss from the runtime's own logits (log-softmax in Double), the independent Double reference, and the
+    /// backward pass must agree: the fused LM head + cross-entropy computes the same loss as the forward pass.
+    @Test("loss agrees with log-softmax of model.logits and with the Double reference", arguments: [false, true])
+    func lossAgrees(tied: Bool) throws {
+        Matmul.useSingleThreadedBLAS()
+        let model = try BackwardFixtures.model(tied: tied)
+        let sequences = BackwardFixtures.sequences
+        var fromLogits = 0.0, predicted = 0
+        for s in sequences {
+            let logits = try model.logits(s)
+            let V = model.config.vocabularySize
+            for t in 0..<(s.count - 1) {
+                let row = (0..<V).map { Double(logits.values[t * V + $0]) }
+                let top = row.max()!
+                fromLogits += top + log(row.reduce(0) { $0 + exp($1 - top) }) - row[Int(s[t + 1])]
+                predicted += 1
+            }
+        }
+        fromLogits /= Double(predicted)
+        let reference = BackwardFixtures.reference(model).loss(model.parameters.values.map(Double.init), sequences)
+        var gradients: [Float] = []
+        let loss = try model.lossAndGradients(sequences, gradients: &gradients)
+        #expect(abs(reference - fromLogits) / fromLogits < 1e-5, "reference \(reference) vs logits \(fromLogits)")
+        #expect(abs(Double(loss) - fromLogits) / fromLogits < 1e-5, "backward \(loss) vs logits \(fromLogits)")
+    }
+}
