@@ -23,7 +23,7 @@ struct MoEOutputOptions: ParsableArguments {
     @Option(help: "Seed for every random choice. (default: 0)")
     var seed: UInt64?
 
-    @Option(help: "Target layout: a recipe in Converters/ with experts. (default: mixtral)")
+    @Option(help: "Target layout: a recipe in Converters/ with a moe section: mixtral, qwen2-moe, olmoe, llama-moe. (default: mixtral)")
     var target: String?
 
     @Option(help: "Output format: safetensors (HF directory) or gguf. (default: safetensors)")
@@ -35,7 +35,7 @@ struct MoEOutputOptions: ParsableArguments {
     @Option(help: "Calibration text for data-driven methods: JSON Lines (.jsonl, .jsonl.gz) or a text file.")
     var calibration: String?
 
-    @Option(help: "Calibration tokens to use.")
+    @Option(help: "Calibration tokens to use. (default: 2048)")
     var calibrationTokens: Int?
 
     @Option(help: "JSONL field holding the calibration text. (default: text)")

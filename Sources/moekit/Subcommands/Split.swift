@@ -10,8 +10,8 @@ extension MoekitCommand {
             discussion: """
                 Methods without calibration data: random (seeded shuffle into equal parts) and clustering \
                 (balanced k-means on up_proj rows); gradient, coactivation, sharing-inner and sharing-inter read \
-                --calibration. --rescale n-over-k and exact are folded into down_proj (the mixtral layout has no \
-                scale field); exact needs --top-k N and --router zero and reproduces the dense model. --plan FILE \
+                --calibration (docs/calibration.md). --rescale n-over-k, calibrated and exact are folded into \
+                down_proj where the target has no scale field (llama-moe keeps score_scale_factor); exact needs --top-k N and --router zero and reproduces the dense model. --plan FILE \
                 gives any option, also per layer (docs/transforms.md); flags typed here override the plan.
                 """)
 

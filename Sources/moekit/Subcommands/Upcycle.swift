@@ -9,9 +9,11 @@ extension MoekitCommand {
             abstract: "Sparse upcycling: every expert starts as a copy of the dense MLP, plus a router.",
             discussion: """
                 Reads any dense LLaMA GGUF or HF directory, builds each layer's MoE one layer at a time and writes a \
-                Mixtral-layout HF directory or llama-MoE GGUF, with a moekit manifest. --granularity G splits each \
-                copy into G finer experts (virtual groups; the scale goes into down). --plan FILE gives any option, \
-                also per layer (docs/transforms.md); flags typed here override the plan.
+                HF directory or GGUF file in the --target layout (mixtral, qwen2-moe, olmoe, llama-moe), with a moekit \
+                manifest. --granularity G splits each copy into G finer experts (virtual groups; the scale goes into \
+                down). --shared-experts S (qwen2-moe: one shared expert of S shards) and --dense-layers (qwen2-moe \
+                safetensors: mlp_only_layers) are refused before any output by targets that cannot express them. \
+                --plan FILE gives any option, also per layer (docs/transforms.md); flags typed here override the plan.
                 """)
 
         @Argument(help: "Dense input: a .gguf file or a Hugging Face directory (or \"input\" in the plan).")
@@ -31,10 +33,10 @@ extension MoekitCommand {
         @Option(help: "Split every copy into G finer experts. (default: 1)")
         var granularity: Int?
 
-        @Option(help: "Always-on shared experts (not expressible in the mixtral target). (default: 0)")
+        @Option(help: "Always-on shared experts S (targets with a shared expert: qwen2-moe). (default: 0)")
         var sharedExperts: Int?
 
-        @Option(help: "Layers to keep dense, e.g. 0,29 or 0-3 (not expressible in the mixtral target).")
+        @Option(help: "Layers that keep the dense MLP, e.g. 0,29 or 0-3 (qwen2-moe safetensors: mlp_only_layers).")
         var denseLayers: String?
 
         func run() throws {
