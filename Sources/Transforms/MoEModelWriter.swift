@@ -254,7 +254,14 @@ public final class MoEModelWriter {
                 record["assignment"] = Manifest.encodeAssignment(
                     (0..<o.experts).map { e in Array(((e % o.granularity) * w)..<((e % o.granularity + 1) * w)) }, neurons: intermediate)
                 record["seed"] = .string(String(Self.layerSeed(o.seed, l)))
+                record["router_init"] = .string(o.router.name)
+                record["drop_ratio"] = .number(o.dropRatio)
+                record["noise"] = .number(Double(o.noise))
             case .split(let o):
+                record["method"] = .string(o.method.name)
+                record["rescale"] = .string(o.rescale.name)
+                record["router_init"] = .string(o.router.name)
+                record["aligned"] = .bool(o.alignment != nil)
                 let partition = try NeuronPartition.make(for: try dense(l), experts: o.experts, method: splitMethod(o.method, layer: l))
                 partitions[l] = partition
                 record["assignment"] = Manifest.encodeAssignment(partition.routed, neurons: intermediate)

@@ -68,6 +68,69 @@ struct MoECommandTests {
         #expect(try PathUtilities.readBytes(tmp.file("dense/model.safetensors")) == PathUtilities.readBytes(tmp.file("merged/model.safetensors")))
     }
 
+    @Test("SmolLM2: split --experts 8 --top-k 8 with unit weights (llama-moe, multiply_gate_scores false) verifies exact")
+    func llamaMoEUnitWeights() throws {
+        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let tmp = TemporaryDirectory()
+        let (status, output) = try TestModels.run(moekit, [
+            "split", model, tmp.file("moe"), "--experts", "8", "--top-k", "8", "--rescale", "exact", "--router", "zero",
+            "--target", "llama-moe",
+        ])
+        #expect(status == 0, "\(output)")
+        let config = try JSONParser.parse(try PathUtilities.readBytes(tmp.file("moe/config.json")))
+        #expect(config["model_type"]?.stringValue == "llama_moe")
+        #expect(config["multiply_gate_scores"]?.boolValue == false)
+        #expect(config["score_scale_factor"]?.doubleValue == 1)
+        #expect(config["size_experts"]?.arrayValue?.count == 30)
+        let report = try Self.verify(moekit, model, tmp.file("moe"))
+        #expect((report["max_abs_delta_logit"]?.doubleValue ?? 1) <= 1e-3)
+        #expect((report["ffn_relative_error_max"]?.doubleValue ?? 1) <= 1e-5)
+        #expect(report["exact_by_construction"]?.boolValue == true)
+        #expect(report["within_1e-4_relative"]?.boolValue == true)
+    }
+
+    /// English text from the repository's own docs: calibration data that every clean checkout has.
+    static func calibrationText(_ tmp: TemporaryDirectory) throws -> String {
+        let docs = TestModels.repositoryRoot + "/docs"
+        var text = ""
+        for name in try FileManager.default.contentsOfDirectory(atPath: docs).sorted() where name.hasSuffix(".md") {
+            text += try String(contentsOfFile: docs + "/" + name, encoding: .utf8) + "\n\n"
+        }
+        let path = tmp.file("calibration.txt")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test("SmolLM2: split --experts 8 --top-k 2 with every method completes; verify reports finite numbers and both perplexities")
+    func everySplitMethod() throws {
+        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let tmp = TemporaryDirectory()
+        let calibration = ["--calibration", try Self.calibrationText(tmp), "--calibration-tokens", "512"]
+        let methods: [(String, [String])] = [
+            ("random", []), ("clustering", []), ("gradient", calibration), ("coactivation", calibration),
+            ("sharing-inner", calibration + ["--expert-size", "384"]),
+            ("sharing-inter", calibration + ["--expert-size", "128", "--shared-experts", "4", "--target", "qwen2-moe"]),
+        ]
+        var perplexities: [String: Double] = [:]
+        for (method, extra) in methods {
+            let out = tmp.file(method)
+            let (status, output) = try TestModels.run(moekit, ["split", model, out, "--experts", "8", "--top-k", "2", "--method", method] + extra)
+            #expect(status == 0, "\(method): \(output)")
+            guard status == 0 else { continue }
+            let report = try Self.verify(moekit, model, out)
+            for key in ["max_abs_delta_logit", "mean_abs_delta_logit", "kl_dense_moe", "perplexity_dense", "perplexity_moe", "ffn_relative_error_max"] {
+                #expect(report[key]?.doubleValue?.isFinite == true, "\(method): \(key)")
+            }
+            #expect(abs((report["perplexity_dense"]?.doubleValue ?? 0) - 10.30) < 0.01, "\(method)")
+            perplexities[method] = report["perplexity_moe"]?.doubleValue
+            let manifest = try JSONParser.parse(try PathUtilities.readBytes(out + "/moekit-manifest.json"))
+            #expect(manifest["method"]?.stringValue == method)
+            try FileManager.default.removeItem(atPath: out)
+        }
+        // Overlapping experts keep more of each FFN than 2 of 8 disjoint parts do.
+        if let inner = perplexities["sharing-inner"], let random = perplexities["random"] { #expect(inner < random) }
+    }
+
     @Test("verify --calibration reads JSON Lines (gzip) and text; bad calibration files fail naming the file")
     func verifyCalibration() throws {
         guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
@@ -109,7 +172,12 @@ struct MoECommandTests {
             ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--dense-layers", "0", "--target", "qwen2-moe", "--format", "gguf"],
             ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--target", "llama-moe", "--format", "gguf"],
             ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--target", "olmoe", "--format", "gguf"],  // 3 KV heads of 9
+            ["split", model, tmp.file("o"), "--experts", "8", "--top-k", "2", "--method", "gradient"],  // no --calibration
+            ["split", model, tmp.file("o"), "--experts", "8", "--top-k", "2", "--rescale", "calibrated", "--calibration", tmp.file("blank.txt")],
+            ["split", model, tmp.file("o"), "--experts", "8", "--top-k", "2", "--method", "coactivation", "--calibration", model],
+            ["split", model, tmp.file("o"), "--experts", "8", "--top-k", "2", "--method", "sharing-inner", "--calibration", tmp.file("blank.txt")],
         ]
+        try Data(" \n".utf8).write(to: URL(fileURLWithPath: tmp.file("blank.txt")))
         for arguments in cases {
             let (status, output) = try TestModels.run(moekit, arguments)
             #expect(status == 1, "\(arguments): \(output)")

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// Locates the real test model (SmolLM2-135M-Instruct, Q4_1 GGUF) fetched by `scripts/fetch-smollm2.sh`.
@@ -40,7 +43,16 @@ public enum TestModels {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        // Read with POSIX read and retry on EINTR: FileHandle.readDataToEndOfFile traps on an interrupted call.
+        let fd = pipe.fileHandleForReading.fileDescriptor
+        var data = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 { data += chunk[0..<n]; continue }
+            if n < 0 && errno == EINTR { continue }
+            break
+        }
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }

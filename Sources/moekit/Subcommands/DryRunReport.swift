@@ -3,7 +3,7 @@ import TensorCore
 import Transforms
 
 /// The dry run of a plan: the writer's size plan (parameters, FLOPs, bytes per dtype) with per-layer settings,
-/// dense layers, problems (divisibility per layer, calibration, what the current writer cannot express), the shard
+/// dense layers, problems (divisibility per layer, calibration, what the target cannot express), the shard
 /// plan, the RAM needed and the config fields the target does not carry. Nothing is written.
 struct DryRunReport {
     private(set) var json: JSONValue = .null
