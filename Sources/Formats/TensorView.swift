@@ -79,6 +79,12 @@ public struct TensorView: @unchecked Sendable {
     /// Number of elements.
     public var elementCount: Int { shape.reduce(1, *) }
 
+    /// Releases this tensor's pages from the process when it lives in a memory-mapped file (streaming readers call
+    /// it once a tensor is consumed, so resident memory stays bounded by what is in flight).
+    public func dropPages() {
+        (owner as? MappedFile)?.dropPages(fileOffset..<(fileOffset + bytes.count))
+    }
+
     /// Decodes every element to `Float` into `destination` (which must hold `elementCount` values).
     /// - Throws: `TensorDataError.unsupportedType` for encodings moekit cannot decode (IQ types, MXFP4…).
     public func decode(into destination: UnsafeMutablePointer<Float>) throws(TensorDataError) {

@@ -151,11 +151,18 @@ public final class MoEModelWriter {
 
     static func denseName(_ layer: Int, _ role: String) -> String { "model.layers.\(layer).mlp.\(role).weight" }
 
-    /// The dense FFN of layer `l`.
+    /// The dense FFN of layer `l`, decoded to Float; the mapped pages are released after decoding, so resident
+    /// memory stays bounded by the layer in flight.
     func dense(_ l: Int) throws -> DenseFFN {
-        try DenseFFN(
-            gate: try source.floats(Self.denseName(l, "gate_proj")), up: try source.floats(Self.denseName(l, "up_proj")),
-            down: try source.floats(Self.denseName(l, "down_proj")))
+        func matrix(_ role: String) throws -> FloatTensor { try source.floats(Self.denseName(l, role), releasingPages: true) }
+        return try DenseFFN(gate: try matrix("gate_proj"), up: try matrix("up_proj"), down: try matrix("down_proj"))
+    }
+
+    /// Layer `l`'s partition; only clustering decodes the weights to plan it.
+    func partition(_ l: Int, _ options: SplitOptions, dense ffn: DenseFFN?) throws -> NeuronPartition {
+        let method = splitMethod(options.method, layer: l)
+        if case .clustering = method { return try NeuronPartition.make(for: try ffn ?? dense(l), experts: options.experts, method: method) }
+        return try NeuronPartition.make(neurons: intermediate, experts: options.experts, method: method)
     }
 
     /// Per-layer seed: distinct streams for distinct layers.
@@ -195,7 +202,7 @@ public final class MoEModelWriter {
             o.routing = routing(for: o)
             o.sharedGate = target.hasSharedExpertGate ? .zero : .none
             o.foldScaleIntoDown = false
-            let partition = try partitions[l] ?? NeuronPartition.make(for: ffn, experts: o.experts, method: splitMethod(o.method, layer: l))
+            let partition = try partitions[l] ?? partition(l, o, dense: ffn)
             block = try ExpertSplit.build(ffn, partition: partition, options: o)
         }
         if target.keepsScoreScale {
@@ -262,7 +269,7 @@ public final class MoEModelWriter {
                 record["rescale"] = .string(o.rescale.name)
                 record["router_init"] = .string(o.router.name)
                 record["aligned"] = .bool(o.alignment != nil)
-                let partition = try NeuronPartition.make(for: try dense(l), experts: o.experts, method: splitMethod(o.method, layer: l))
+                let partition = try partition(l, o, dense: nil)
                 partitions[l] = partition
                 record["assignment"] = Manifest.encodeAssignment(partition.routed, neurons: intermediate)
                 if !partition.shared.isEmpty { record["shared_assignment"] = Manifest.encodeAssignment(partition.shared, neurons: intermediate) }

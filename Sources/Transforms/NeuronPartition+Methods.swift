@@ -14,20 +14,31 @@ extension NeuronPartition {
     public static func make(
         for dense: DenseFFN, experts: Int, method: SplitMethod
     ) throws(TransformError) -> NeuronPartition {
+        guard case let .clustering(source, seed, maxIterations) = method else {
+            return try make(neurons: dense.intermediateSize, experts: experts, method: method)
+        }
         let n = dense.intermediateSize
+        guard experts >= 1 else { throw .nonPositive(name: "number of experts", value: experts) }
+        try Validate.divisible(n, by: experts, method: method.name)
+        guard maxIterations >= 1 else { throw .nonPositive(name: "clustering iterations", value: maxIterations) }
+        let matrix = source == .up ? dense.up : dense.gate
+        let labels = BalancedKMeans.cluster(
+            rows: RowMath.normalizedRows(matrix), count: n, dimension: dense.hiddenSize, clusters: experts,
+            seed: seed, maxIterations: maxIterations)
+        return fromLabels(labels, experts: experts)
+    }
+
+    /// Partitions `neurons` neurons with a method that does not read the weights (every method but clustering), so
+    /// a streaming writer need not decode the layer to plan it.
+    /// - Throws: as `make(for:experts:method:)`; `.invalidParameter` for clustering, which needs the weights.
+    public static func make(neurons n: Int, experts: Int, method: SplitMethod) throws(TransformError) -> NeuronPartition {
         guard experts >= 1 else { throw .nonPositive(name: "number of experts", value: experts) }
         switch method {
         case let .random(seed):
             try Validate.divisible(n, by: experts, method: method.name)
             return RandomPartition.make(neurons: n, experts: experts, seed: seed)
-        case let .clustering(source, seed, maxIterations):
-            try Validate.divisible(n, by: experts, method: method.name)
-            guard maxIterations >= 1 else { throw .nonPositive(name: "clustering iterations", value: maxIterations) }
-            let matrix = source == .up ? dense.up : dense.gate
-            let labels = BalancedKMeans.cluster(
-                rows: RowMath.normalizedRows(matrix), count: n, dimension: dense.hiddenSize, clusters: experts,
-                seed: seed, maxIterations: maxIterations)
-            return fromLabels(labels, experts: experts)
+        case .clustering:
+            throw .invalidParameter(name: "method", value: "clustering", reason: "clustering reads the FFN weights")
         case let .gradient(importance):
             try Validate.divisible(n, by: experts, method: method.name)
             try checkImportance(importance, experts: experts, neurons: n)

@@ -1,10 +1,18 @@
 #ifndef MOEKIT_PLATFORM_H
 #define MOEKIT_PLATFORM_H
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /// copy_file_range(2) (glibc declares it only with _GNU_SOURCE, which Swift's Glibc module does not set).
 /// Returns the bytes copied, or -1 with errno set (ENOSYS where the call does not exist).
 ssize_t moekit_copy_file_range(int fd_in, off_t *off_in, int fd_out, off_t *off_out, size_t len);
+
+/// SHA-256 compression of `blocks` 64-byte blocks into `state` (8 words, FIPS 180-4). Uses the x86 SHA extensions
+/// when the CPU has them and `allow_hardware` is nonzero, portable C otherwise; both give identical results.
+void moekit_sha256_blocks(uint32_t *state, const uint8_t *data, size_t blocks, int allow_hardware);
+
+/// Whether this CPU has the x86 SHA extensions (and SSSE3/SSE4.1).
+int moekit_sha256_hardware(void);
 
 #endif

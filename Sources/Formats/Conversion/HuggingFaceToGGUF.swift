@@ -115,9 +115,7 @@ public struct HuggingFaceToGGUF {
                 outputs.append(OutputTensor(name: ggufName, shape: expectedShape, encoding: encoding ?? .dense(.f32), byteCount: byteCount) { writer in
                     for part in stacked {
                         try part.write(into: writer)
-                        if let file = part.source.owner as? MappedFile {
-                            file.dropPages(part.source.fileOffset..<(part.source.fileOffset + part.source.bytes.count))
-                        }
+                        part.source.dropPages()
                     }
                 })
                 continue

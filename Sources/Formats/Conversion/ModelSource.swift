@@ -78,8 +78,13 @@ public final class ModelSource: @unchecked Sendable {
 
     /// Decodes a tensor to `Float` in HF layout.
     /// - Throws: `ConversionError.missingTensor` when absent; `TensorDataError` for undecodable types.
-    public func floats(_ name: String) throws -> FloatTensor {
+    public func floats(_ name: String) throws -> FloatTensor { try floats(name, releasingPages: false) }
+
+    /// Decodes a tensor to `Float` in HF layout and, with `releasingPages`, drops its mapped pages afterwards.
+    public func floats(_ name: String, releasingPages: Bool) throws -> FloatTensor {
         guard let decoder = decoders[name] else { throw ConversionError.missingTensor(path: path, tensor: name) }
-        return FloatTensor(shape: decoder.source.shape, values: try decoder.floats())
+        let values = try decoder.floats()
+        if releasingPages { decoder.source.dropPages() }
+        return FloatTensor(shape: decoder.source.shape, values: values)
     }
 }

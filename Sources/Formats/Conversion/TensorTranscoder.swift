@@ -58,9 +58,7 @@ public struct TensorTranscoder {
         let transcoder = self
         return OutputTensor(name: name, shape: shape ?? source.shape, encoding: target, byteCount: byteCount) { writer in
             try transcoder.write(into: writer)
-            if let file = transcoder.source.owner as? MappedFile {
-                file.dropPages(transcoder.source.fileOffset..<(transcoder.source.fileOffset + transcoder.source.bytes.count))
-            }
+            transcoder.source.dropPages()
         }
     }
 

@@ -1,3 +1,4 @@
+import CPlatform
 import Foundation
 
 /// SHA-256 (FIPS 180-4), written out so that manifests can record source digests without a crypto dependency.
@@ -8,18 +9,14 @@ public struct SHA256: Sendable {
     private var buffer: [UInt8] = []
     private var length: UInt64 = 0
 
-    private static let k: [UInt32] = [
-        0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
-        0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
-        0xe49b_69c1, 0xefbe_4786, 0x0fc1_9dc6, 0x240c_a1cc, 0x2de9_2c6f, 0x4a74_84aa, 0x5cb0_a9dc, 0x76f9_88da,
-        0x983e_5152, 0xa831_c66d, 0xb003_27c8, 0xbf59_7fc7, 0xc6e0_0bf3, 0xd5a7_9147, 0x06ca_6351, 0x1429_2967,
-        0x27b7_0a85, 0x2e1b_2138, 0x4d2c_6dfc, 0x5338_0d13, 0x650a_7354, 0x766a_0abb, 0x81c2_c92e, 0x9272_2c85,
-        0xa2bf_e8a1, 0xa81a_664b, 0xc24b_8b70, 0xc76c_51a3, 0xd192_e819, 0xd699_0624, 0xf40e_3585, 0x106a_a070,
-        0x19a4_c116, 0x1e37_6c08, 0x2748_774c, 0x34b0_bcb5, 0x391c_0cb3, 0x4ed8_aa4a, 0x5b9c_ca4f, 0x682e_6ff3,
-        0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
-    ]
+    /// Whether the x86 SHA extensions may be used (they are when the CPU has them); false forces portable C.
+    let allowHardware: Bool
 
-    public init() {}
+    /// A fresh hasher; `allowHardware: false` forces the portable compression (tests compare both).
+    public init(allowHardware: Bool = true) { self.allowHardware = allowHardware }
+
+    /// Whether this CPU runs SHA-256 with the x86 SHA extensions.
+    public static var hasHardwareSupport: Bool { moekit_sha256_hardware() != 0 }
 
     /// Feeds bytes.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
@@ -30,13 +27,14 @@ public struct SHA256: Sendable {
             buffer += bytes[0..<take]
             index = take
             if buffer.count == 64 {
-                buffer.withUnsafeBytes { compress($0.baseAddress!) }
+                buffer.withUnsafeBytes { compress($0.baseAddress!, blocks: 1) }
                 buffer.removeAll(keepingCapacity: true)
             }
         }
-        while bytes.count - index >= 64 {
-            compress(bytes.baseAddress! + index)
-            index += 64
+        let blocks = (bytes.count - index) / 64
+        if blocks > 0 {
+            compress(bytes.baseAddress! + index, blocks: blocks)
+            index += 64 * blocks
         }
         if index < bytes.count { buffer += bytes[index...] }
     }
@@ -65,7 +63,7 @@ public struct SHA256: Sendable {
         return hexString(hasher.finalize())
     }
 
-    /// Lowercase hex digest of a file, read in 4 MiB chunks.
+    /// Lowercase hex digest of a file, read in 4 MiB chunks (read(2), so the file's pages are not mapped).
     public static func hex(file path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw FileWriteError.cannotCreate(path: path, reason: "cannot open for reading")
@@ -85,30 +83,10 @@ public struct SHA256: Sendable {
         return String(digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] })
     }
 
-    private mutating func compress(_ block: UnsafeRawPointer) {
-        var w = [UInt32](repeating: 0, count: 64)
-        for i in 0..<16 {
-            let p = block + 4 * i
-            w[i] = UInt32(p.load(as: UInt8.self)) << 24 | UInt32((p + 1).load(as: UInt8.self)) << 16
-                | UInt32((p + 2).load(as: UInt8.self)) << 8 | UInt32((p + 3).load(as: UInt8.self))
+    private mutating func compress(_ blocks: UnsafeRawPointer, blocks count: Int) {
+        let hardware: Int32 = allowHardware ? 1 : 0
+        state.withUnsafeMutableBufferPointer {
+            moekit_sha256_blocks($0.baseAddress!, blocks.assumingMemoryBound(to: UInt8.self), count, hardware)
         }
-        @inline(__always) func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
-        for i in 16..<64 {
-            let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-            let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
-            w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
-        }
-        var a = state[0], b = state[1], c = state[2], d = state[3], e = state[4], f = state[5], g = state[6], h = state[7]
-        for i in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = h &+ s1 &+ ch &+ Self.k[i] &+ w[i]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            h = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
-        state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
     }
 }
