@@ -30,8 +30,8 @@ public enum ExpertSplit {
         let experts = partition.routed.map { dense.expert(neurons: $0) }
         var shared = partition.shared.map { dense.expert(neurons: $0) }
         var sharedGate: FloatTensor? = nil
-        if options.sharedGate == .zero && !shared.isEmpty {
-            sharedGate = FloatTensor(zeros: [1, h])
+        if options.sharedGate == .neutral && !shared.isEmpty {
+            sharedGate = SharedGateInit.neutralGate(hiddenSize: h)
             shared = shared.map { $0.scalingDown(by: 2) }
         }
         if case .exact = options.rescale {

@@ -77,7 +77,7 @@ extension MoEModelWriter {
         case .sharedGate: ([s, h], { $0.sharedExperts[0].gate.values })
         case .sharedUp: ([s, h], { $0.sharedExperts[0].up.values })
         case .sharedDown: ([h, s], { $0.sharedExperts[0].down.values })
-        case .sharedExpertGate: ([1, h], { $0.sharedGate?.values ?? [Float](repeating: 0, count: h) })
+        case .sharedExpertGate: ([1, h], { $0.sharedGate?.values ?? SharedGateInit.neutralGate(hiddenSize: h).values })
         case .denseGate, .denseUp, .denseDown: preconditionFailure("dense roles are source tensors")
         }
         return PlannedTensor(name: name, shape: shape, content: .block(layer: l, values: values))

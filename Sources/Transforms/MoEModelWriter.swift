@@ -185,7 +185,8 @@ public final class MoEModelWriter {
 
     /// Builds layer `l`'s MoE block for the target: routing set to the target's, expert scales folded into down
     /// (and the score scale too unless the target keeps it as a field), shared experts concatenated into one
-    /// (a zero one when the target requires a shared expert), a zero shared-expert gate with the ×2 folded in.
+    /// (a zero one when the target requires a shared expert), a neutral shared-expert gate (sigmoid = 1/2, see
+    /// `SharedGateInit.neutralValue`) with the ×2 folded in.
     func moe(_ l: Int) throws -> MoEFFN {
         guard let construction = layerPlans[l].construction else { preconditionFailure("layer \(l) is dense") }
         let ffn = try dense(l)
@@ -195,12 +196,12 @@ public final class MoEModelWriter {
             o.seed = Self.layerSeed(o.seed, l)
             o.router = Self.layerRouter(o.router, l)
             o.routing = target.routing
-            o.sharedGate = target.hasSharedExpertGate ? .zero : .none
+            o.sharedGate = target.hasSharedExpertGate ? .neutral : .none
             block = try SparseUpcycling.upcycle(ffn, options: o)
         case .split(var o):
             o.router = Self.layerRouter(o.router, l)
             o.routing = routing(for: o)
-            o.sharedGate = target.hasSharedExpertGate ? .zero : .none
+            o.sharedGate = target.hasSharedExpertGate ? .neutral : .none
             o.foldScaleIntoDown = false
             let partition = try partitions[l] ?? partition(l, o, dense: ffn)
             block = try ExpertSplit.build(ffn, partition: partition, options: o)
@@ -221,7 +222,7 @@ public final class MoEModelWriter {
                     unchecked: FloatTensor(zeros: [sharedWidth, hidden]), up: FloatTensor(zeros: [sharedWidth, hidden]),
                     down: FloatTensor(zeros: [hidden, sharedWidth]))]
             }
-            if target.hasSharedExpertGate, block.sharedGate == nil { block.sharedGate = FloatTensor(zeros: [1, hidden]) }
+            if target.hasSharedExpertGate, block.sharedGate == nil { block.sharedGate = SharedGateInit.neutralGate(hiddenSize: hidden) }
         }
         return block
     }

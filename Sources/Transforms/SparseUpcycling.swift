@@ -80,8 +80,8 @@ public enum SparseUpcycling {
         experts = experts.map { $0.scalingDown(by: routedScale) }
         var shared = (0..<options.sharedExperts).map { shards[$0 % g].scalingDown(by: 1 / total) }
         var sharedGate: FloatTensor? = nil
-        if options.sharedGate == .zero && !shared.isEmpty {
-            sharedGate = FloatTensor(zeros: [1, h])
+        if options.sharedGate == .neutral && !shared.isEmpty {
+            sharedGate = SharedGateInit.neutralGate(hiddenSize: h)
             shared = shared.map { $0.scalingDown(by: 2) }
         }
         return try MoEFFN(

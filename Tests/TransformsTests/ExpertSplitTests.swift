@@ -59,7 +59,7 @@ struct ExpertSplitTests {
         for (n, r) in [(2, 1), (5, 1), (3, 3)] {
             let m = Self.i / (n + r)
             let importance = (0..<n).map { Fixtures.tensor([Self.i], seed: 300 + UInt64($0)).values.map(abs) }
-            for gate in [SharedGateInit.none, .zero] {
+            for gate in [SharedGateInit.none, .neutral] {
                 let moe = try ExpertSplit.split(
                     Self.dense,
                     options: SplitOptions(

@@ -79,6 +79,9 @@ struct MoETargetTests {
                 #expect(ne("blk.0.attn_q.bias") == [64])
                 #expect(ne("blk.0.attn_k.bias") == [64])
                 #expect(ne("blk.0.ffn_gate_inp_shexp.weight") == [64])
+                // Not zero: llama.cpp computes this sigmoid as silu(z)/z, NaN at z = 0 (docs/transforms.md).
+                let gate = try #require(gguf.tensor(named: "blk.1.ffn_gate_inp_shexp.weight"))
+                #expect(try gate.floats().allSatisfy { $0 == SharedGateInit.neutralValue })
                 #expect(ne("blk.0.ffn_down_shexp.weight") == [128, 64])
                 #expect(ne("output.weight") == [64, TinyLlama.vocabularySize])
             case "olmoe":
@@ -104,6 +107,8 @@ struct MoETargetTests {
                 #expect(config["mlp_only_layers"] == .array([]))
                 #expect(checkpoint.tensor(named: "model.layers.0.self_attn.q_proj.bias")?.shape == [64])
                 #expect(checkpoint.tensor(named: "model.layers.0.mlp.shared_expert_gate.weight")?.shape == [1, 64])
+                let gate = try #require(checkpoint.tensor(named: "model.layers.1.mlp.shared_expert_gate.weight"))
+                #expect(try gate.floats().allSatisfy { $0 == SharedGateInit.neutralValue })
                 #expect(checkpoint.tensor(named: "model.layers.1.mlp.experts.3.down_proj.weight")?.shape == [64, 128])
             case "olmoe":
                 #expect(config["model_type"] == .string("olmoe"))

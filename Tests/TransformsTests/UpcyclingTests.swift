@@ -93,17 +93,17 @@ struct UpcyclingTests {
         }
     }
 
-    @Test("shared experts (with and without a zero sigmoid gate) keep the function", arguments: [(4, 2, 1, 1), (4, 2, 2, 2), (8, 2, 2, 4)])
+    @Test("shared experts (with and without a neutral sigmoid gate) keep the function", arguments: [(4, 2, 1, 1), (4, 2, 2, 2), (8, 2, 2, 4)])
     func sharedExperts(n: Int, k: Int, g: Int, s: Int) throws {
         let reference = Fixtures.naive(Self.dense, Self.x)
-        for gate in [SharedGateInit.none, .zero] {
+        for gate in [SharedGateInit.none, .neutral] {
             let moe = try SparseUpcycling.upcycle(
                 Self.dense,
                 options: UpcycleOptions(
                     experts: n, topK: k, router: .random(std: 0.5, seed: 2), granularity: g, sharedExperts: s,
                     sharedGate: gate))
             #expect(moe.sharedExperts.count == s)
-            #expect((moe.sharedGate != nil) == (gate == .zero))
+            #expect((moe.sharedGate != nil) == (gate == .neutral))
             #expect(Fixtures.maxAbsDiff(moe.forward(Self.x).values, reference) <= 1e-5)
         }
     }

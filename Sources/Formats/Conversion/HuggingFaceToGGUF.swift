@@ -143,6 +143,10 @@ public struct HuggingFaceToGGUF {
             guard ggufShape.reduce(1, *) == tensor.elementCount else {
                 throw ConversionError.shapeMismatch(path: directory, tensor: hfName, expected: ggufShape, found: tensor.shape)
             }
+            if let fill = mapping.ggufZeroFill, try Self.isAllZero(tensor) {
+                outputs.append(OutputTensor.filled(name: ggufName, shape: ggufShape, value: fill, dtype: .f32))
+                continue
+            }
             var target: GGMLType = (mapping.keepF32 || tensor.shape.count < 2) ? .f32 : type
             let columns = tensor.shape.last ?? 1
             if columns % target.blockSize != 0 { target = .f16 }  // llama.cpp's converter falls back to F16 too
@@ -163,6 +167,22 @@ public struct HuggingFaceToGGUF {
             throw ConversionError.unexpectedTensor(path: directory, tensor: tensor.name, hint: "recipe \(recipe.sourcePath)")
         }
         return outputs
+    }
+
+    /// Whether every element of `tensor` is ±0.
+    static func isAllZero(_ tensor: TensorView) throws -> Bool { try tensor.floats().allSatisfy { $0 == 0 } }
+
+    /// The GGUF names of the tensors that `plannedTensors` writes as the recipe's `gguf_zero_fill` because the HF
+    /// tensor is all zeros (a zero Qwen2-MoE `shared_expert_gate`, which llama.cpp turns into NaN logits).
+    public func zeroFilledTensors() throws -> [String] {
+        var names: [String] = []
+        let blocks = Int(config[recipe.blockCountHF]?.intValue ?? 0)
+        for (mapping, layer) in RecipeTensorOrder.expand(recipe.tensors, blocks: blocks)
+        where mapping.ggufZeroFill != nil && !mapping.perExpert {
+            guard let tensor = checkpoint.tensor(named: mapping.hfName(layer: layer, expert: nil)) else { continue }
+            if try Self.isAllZero(tensor) { names.append(mapping.ggufName(layer: layer, expert: nil)) }
+        }
+        return names
     }
 
     /// The tokenizer, when the directory has a byte-level BPE `tokenizer.json`.

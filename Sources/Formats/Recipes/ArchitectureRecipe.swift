@@ -43,6 +43,9 @@ public struct ArchitectureRecipe: Sendable {
         public let synthesize: Float?
         /// GGUF shape (ne order) when llama.cpp wants a different one than `ne` with the same elements (`gguf_ne`).
         public let ggufNE: [String]?
+        /// Written in every entry instead when the HF tensor is all zeros (`gguf_zero_fill`), else nil: qwen2moe's
+        /// shared-expert gate, whose sigmoid llama.cpp computes as silu(z)/z (NaN at z = 0).
+        public var ggufZeroFill: Float? = nil
         /// Whether the names contain `{L}`.
         public var perLayer: Bool { hf.contains("{L}") }
         /// Whether the HF name contains the `{E}` expert marker.
@@ -210,7 +213,8 @@ extension ArchitectureRecipe {
                 stackExperts: entry["stack_experts"]?.boolValue ?? false,
                 moeRole: entry["moe_role"]?.stringValue.flatMap(MoERole.init(rawValue:)),
                 synthesize: entry["synthesize"]?.stringValue.map { $0 == "ones" ? 1 : 0 },
-                ggufNE: entry["gguf_ne"]?.arrayValue?.compactMap(\.stringValue))
+                ggufNE: entry["gguf_ne"]?.arrayValue?.compactMap(\.stringValue),
+                ggufZeroFill: entry["gguf_zero_fill"]?.doubleValue.map(Float.init))
         }
         ignoreHF = json["ignore_hf"]?.arrayValue?.compactMap(\.stringValue) ?? []
         ignoreGGUF = json["ignore_gguf"]?.arrayValue?.compactMap(\.stringValue) ?? []

@@ -68,6 +68,13 @@ extension MoekitCommand {
                         type = parsed
                     }
                     let converter = try HuggingFaceToGGUF(directory: input, recipes: library, preTokenizers: preTokenizers)
+                    let zeroFilled = try converter.zeroFilledTensors()
+                    if !zeroFilled.isEmpty {
+                        printError(
+                            "note: \(zeroFilled.count) all-zero tensor(s) (\(zeroFilled[0])\(zeroFilled.count > 1 ? ", …" : "")) written as "
+                                + "\(converter.recipe.name)'s gguf_zero_fill: llama.cpp computes that sigmoid as silu(z)/z, NaN at z = 0; "
+                                + "the value keeps sigmoid = 1/2, so the function is unchanged")
+                    }
                     try converter.write(to: output, type: type, progress: progress)
                 }
                 printError("wrote \(output)")
