@@ -8,8 +8,8 @@ extension MoEModelWriter {
     enum Content {
         /// A source tensor, in HF layout.
         case source(String)
-        /// Part of layer `layer`'s MoE block.
-        case block(layer: Int, values: (MoEFFN) -> [Float])
+        /// Part of layer `layer`'s MoE block: tensor `role` of routed expert `expert` (0 for other roles).
+        case block(layer: Int, role: MoETarget.Role, expert: Int, values: (MoEFFN) -> [Float])
         /// Every element equal to this value (recipe `synthesize`).
         case filled(Float)
     }
@@ -70,7 +70,7 @@ extension MoEModelWriter {
         let h = hidden, n = experts, w = expertWidth, s = sharedWidth
         let (shape, values): ([Int], (MoEFFN) -> [Float]) = switch role {
         case .router: ([n, h], { $0.router.values })
-        case .router2: ([n, n], { _ in (0..<(n * n)).map { $0 % (n + 1) == 0 ? 1 : 0 } })  // identity: tanh(router·x)
+        case .router2: ([n, n], { _ in Self.identityRouter2(n) })
         case .expertGate: ([w, h], { $0.experts[e].gate.values })
         case .expertUp: ([w, h], { $0.experts[e].up.values })
         case .expertDown: ([h, w], { $0.experts[e].down.values })
@@ -80,7 +80,7 @@ extension MoEModelWriter {
         case .sharedExpertGate: ([1, h], { $0.sharedGate?.values ?? SharedGateInit.neutralGate(hiddenSize: h).values })
         case .denseGate, .denseUp, .denseDown: preconditionFailure("dense roles are source tensors")
         }
-        return PlannedTensor(name: name, shape: shape, content: .block(layer: l, values: values))
+        return PlannedTensor(name: name, shape: shape, content: .block(layer: l, role: role, expert: e, values: values))
     }
 
     /// Dimensions of the output config (config fields, recipe defaults and derived values) for recipe shapes.
@@ -100,7 +100,7 @@ extension MoEModelWriter {
         switch tensor.content {
         case .source(let name): floats = try source.floats(name).values
         case .filled(let value): floats = [Float](repeating: value, count: tensor.shape.reduce(1, *))
-        case .block(let l, let values):
+        case .block(let l, _, _, let values):
             if cache.layer != l {
                 cache.block = nil
                 cache.block = try moe(l)
@@ -108,11 +108,7 @@ extension MoEModelWriter {
             }
             floats = values(cache.block!)
         }
-        var bytes = [UInt8](repeating: 0, count: floats.count * type.byteSize)
-        floats.withUnsafeBufferPointer { src in
-            bytes.withUnsafeMutableBytes { DenseCodec.encode(type, from: src.baseAddress!, into: $0.baseAddress!, count: floats.count) }
-        }
-        return bytes
+        return Self.encode(floats, as: type)
     }
 
     /// safetensors output: every planned tensor in `dtype`; source tensors stream through their transcoder.
@@ -124,7 +120,7 @@ extension MoEModelWriter {
             }
             let bytes = encoding.byteCount(elements: tensor.shape.reduce(1, *))!
             return OutputTensor(name: tensor.name, shape: tensor.shape, encoding: encoding, byteCount: bytes) { writer in
-                try writer.write(try self.encoded(tensor, as: self.dtype, cache: cache))
+                try self.write(tensor, as: self.dtype, cache: cache, into: writer)
             }
         }
     }
@@ -168,7 +164,7 @@ extension MoEModelWriter {
                 continue
             }
             outputs.append(OutputTensor(name: ggufName, shape: shape, encoding: encoding, byteCount: elements * type.byteSize) { writer in
-                for part in parts { try writer.write(try self.encoded(part, as: type, cache: cache)) }
+                for part in parts { try self.write(part, as: type, cache: cache, into: writer) }
             })
         }
         return outputs

@@ -28,6 +28,9 @@ public final class MoEModelWriter {
     public let manifestFields: JSONObject
     /// Problems found by validation; with `deferValidation` they are listed by `plan()` and thrown by `write`.
     public private(set) var problems: [any Error] = []
+    /// Whether routed experts that are exact gathers of the dense FFN are written by copying (or converting) the
+    /// source's rows and columns directly (`gather(_:)`); false forces the general `Float` path. Both give the same bytes.
+    public var usesSourceGathers = true
     let library: RecipeLibrary
     let preTokenizers: PreTokenizerTable
 
@@ -287,6 +290,22 @@ public final class MoEModelWriter {
     final class LayerCache {
         var layer = -1
         var block: MoEFFN?
+        /// The byte gather of `gatherLayer` (nil when that layer has none), and buffers reused across tensors.
+        private var gatherLayer = -1
+        private var gathered: MoEModelWriter.LayerGather?
+        let scratch = GatherScratch()
+
+        /// Layer `l`'s byte gather, decided once per layer; the previous layer's mapped pages are released when a
+        /// new layer starts.
+        func gather(_ l: Int, writer: MoEModelWriter) throws -> MoEModelWriter.LayerGather? {
+            if gatherLayer != l {
+                gathered?.dropPages()
+                gathered = nil
+                gatherLayer = l
+                gathered = try writer.gather(l)
+            }
+            return gathered
+        }
     }
 
     /// Writes the MoE model to `output` (an HF directory, or a GGUF file) and its manifest, and returns the

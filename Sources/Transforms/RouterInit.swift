@@ -39,7 +39,32 @@ public enum RouterInit: Sendable, Equatable {
     /// Builds the `[rows, H]` router for experts whose weights are `experts` (one row per entry).
     /// - Throws: `.emptyCalibration`, `.shapeMismatch` or `.noTokensForExpert` for `hidden`.
     func weight(experts: [Expert], hiddenSize h: Int) throws(TransformError) -> FloatTensor {
-        let e = experts.count
+        if let weight = try weight(count: experts.count, hiddenSize: h) { return weight }
+        var values = [Float]()
+        values.reserveCapacity(experts.count * h)
+        for expert in experts {
+            let m = centroidSource == .up ? expert.up : expert.gate
+            values += RowMath.meanOfRows(RowMath.normalizedRows(m), columns: h, rows: Array(0..<m.shape[0]))
+        }
+        return FloatTensor(shape: [experts.count, h], values: values)
+    }
+
+    /// The projection centroids are taken from (gate for every init that is not `centroids`).
+    private var centroidSource: ProjectionSource {
+        if case .centroids(let source) = self { return source }
+        return .gate
+    }
+
+    /// Whether the router depends on the experts' weights (only `centroids` does).
+    var needsExpertWeights: Bool {
+        if case .centroids = self { return true }
+        return false
+    }
+
+    /// The `[count, H]` router when it does not depend on the experts' weights (nil for `centroids`); `weight(experts:)`
+    /// returns exactly this for every other init, so writers that never build the experts get the same router.
+    /// - Throws: as `weight(experts:hiddenSize:)`.
+    func weight(count e: Int, hiddenSize h: Int) throws(TransformError) -> FloatTensor? {
         switch self {
         case let .random(std, seed):
             guard std >= 0, std.isFinite else {
@@ -49,14 +74,8 @@ public enum RouterInit: Sendable, Equatable {
             return FloatTensor(shape: [e, h], values: rng.normals(count: e * h, std: Double(std)))
         case .zero:
             return FloatTensor(zeros: [e, h])
-        case let .centroids(source):
-            var values = [Float]()
-            values.reserveCapacity(e * h)
-            for expert in experts {
-                let m = source == .up ? expert.up : expert.gate
-                values += RowMath.meanOfRows(RowMath.normalizedRows(m), columns: h, rows: Array(0..<m.shape[0]))
-            }
-            return FloatTensor(shape: [e, h], values: values)
+        case .centroids:
+            return nil
         case let .hidden(inputs, labels):
             try Validate.calibration(inputs, columns: h, name: "router hidden states")
             guard labels.count == inputs.shape[0] else {

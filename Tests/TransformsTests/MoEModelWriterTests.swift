@@ -26,6 +26,55 @@ struct MoEModelWriterTests {
 
     static let tokens: [Int32] = [258, 72, 101, 108, 108, 111, 32, 116, 104, 101, 256, 257, 119, 111, 114, 108, 100, 46]
 
+    /// One configuration of the byte-gather comparison.
+    struct GatherCase: Sendable, CustomStringConvertible {
+        let stored: DType
+        let output: DType
+        let construction: MoEConstruction
+        let target: String
+        let format: MoEModelWriter.Format
+        var description: String { "\(stored)→\(output) \(target) \(format)" }
+    }
+
+    static let gatherCases: [GatherCase] = [
+        GatherCase(stored: .f16, output: .f16, construction: .split(SplitOptions(experts: 4, topK: 2, method: .random(seed: 5), router: .random(seed: 5))), target: "mixtral", format: .safetensors),
+        GatherCase(stored: .f32, output: .f16, construction: .split(SplitOptions(experts: 4, topK: 2, method: .random(seed: 2), rescale: .nOverK, router: .zero)), target: "llama-moe", format: .safetensors),
+        GatherCase(stored: .f32, output: .f32, construction: .split(SplitOptions(experts: 4, topK: 2, method: .random(seed: 3), rescale: .nOverK)), target: "mixtral", format: .safetensors),
+        GatherCase(stored: .bf16, output: .f32, construction: .upcycle(UpcycleOptions(experts: 4, topK: 2, seed: 3)), target: "mixtral", format: .gguf),
+        GatherCase(stored: .f16, output: .f16, construction: .upcycle(UpcycleOptions(experts: 4, topK: 2, seed: 3)), target: "mixtral", format: .safetensors),
+        GatherCase(stored: .f16, output: .f16, construction: .split(SplitOptions(experts: 4, topK: 2, method: .random(seed: 4))), target: "mixtral", format: .gguf),
+    ]
+
+    @Test("experts written by byte gather from the source equal the general Float path byte for byte", arguments: gatherCases)
+    func gatherMatchesGeneralPath(_ c: GatherCase) throws {
+        let tmp = TemporaryDirectory()
+        var model = TinyLlama()
+        model.dtype = c.stored
+        try model.writeHFDirectory(tmp.file("dense"))
+        let library = try RecipeLibrary(directory: Self.converters)
+        let table = try PreTokenizerTable(convertersDirectory: Self.converters)
+        var outputs: [String] = []
+        for gathers in [true, false] {
+            let source = try ModelSource(path: tmp.file("dense"), recipes: library, preTokenizers: table)
+            let writer = try MoEModelWriter(
+                source: source, library: library, preTokenizers: table, target: c.target, construction: c.construction,
+                dtype: c.output, format: c.format, manifestFields: JSONObject([("command", .array([.string("test")]))]))
+            writer.usesSourceGathers = gathers
+            let out = tmp.file(gathers ? "gathered" : "general") + (c.format == .gguf ? ".gguf" : "")
+            try writer.write(to: out)
+            outputs.append(out)
+        }
+        if c.format == .gguf {
+            #expect(try PathUtilities.readBytes(outputs[0]) == PathUtilities.readBytes(outputs[1]))
+        } else {
+            let names = try FileManager.default.contentsOfDirectory(atPath: outputs[0]).sorted()
+            #expect(names == (try FileManager.default.contentsOfDirectory(atPath: outputs[1]).sorted()))
+            for name in names {
+                #expect(try PathUtilities.readBytes(outputs[0] + "/" + name) == PathUtilities.readBytes(outputs[1] + "/" + name), "\(name)")
+            }
+        }
+    }
+
     @Test("manifest assignments round-trip: label arrays and run lists")
     func manifestAssignment() {
         let split = [[0, 3, 5], [1, 2, 4]]
