@@ -28,10 +28,12 @@ struct PlanCommandTests {
         return (.object(header), bytes[(8 + length)...])
     }
 
+    /// The manifest without what records how the run was invoked (the command line and the plan file).
     static func manifestWithoutCommand(_ directory: String) throws -> JSONValue {
         var manifest = try JSONParser.parse(try PathUtilities.readBytes(directory + "/moekit-manifest.json")).objectValue!
         #expect(manifest["command"] != nil)
         manifest["command"] = nil
+        manifest["plan"] = nil
         return .object(manifest)
     }
 
@@ -165,7 +167,10 @@ struct PlanCommandTests {
             """)
         let (status, output) = try TestModels.run(moekit, ["split", "--plan", plan, tmp.file("hf"), tmp.file("out")] + recipes)
         #expect(status == 0, "\(output)")
-        let layers = try Self.manifestWithoutCommand(tmp.file("out"))["layers"]?.arrayValue ?? []
+        let manifest = try JSONParser.parse(try PathUtilities.readBytes(tmp.file("out/moekit-manifest.json")))
+        #expect(manifest["plan"]?["path"]?.stringValue == plan)
+        #expect(manifest["plan"]?["text"]?.stringValue?.contains("method: clustering") == true)
+        let layers = manifest["layers"]?.arrayValue ?? []
         #expect(layers.count == 2)
         #expect(layers.first?["method"]?.stringValue == "clustering" && layers.first?["router_init"]?.stringValue == "centroids")
         #expect(layers.first?["rescale"]?.stringValue == "n-over-k" && layers.first?["score_scale"]?.doubleValue == 2)

@@ -9,6 +9,8 @@ import Transforms
 struct MoEConversion {
     let plan: ConversionPlan
     let recipes: String?
+    /// The `--plan` file, recorded verbatim in the manifest next to the command line.
+    var planFile: String? = nil
 
     var target: String { plan.target ?? "mixtral" }
     var seed: UInt64 { plan.seed ?? 0 }
@@ -60,13 +62,17 @@ struct MoEConversion {
         }
         let layers = try plan.resolvedLayers(count: layerCount)
         try Self.validateNames(layers, operation: plan.operation)
+        var manifestFields = JSONObject([("command", .array(CommandLine.arguments.map { .string($0) })), ("seed", .string(String(seed)))])
+        if let planFile {
+            manifestFields["plan"] = .object(JSONObject([
+                ("path", .string(planFile)), ("text", .string(String(decoding: try PathUtilities.readBytes(planFile), as: UTF8.self))),
+            ]))
+        }
         func writer(_ layers: [MoELayerPlan], deferValidation: Bool) throws -> MoEModelWriter {
             try MoEModelWriter(
                 source: source, library: library, preTokenizers: preTokenizers, target: target, layers: layers,
                 dtype: dtype, format: format,
-                manifestFields: JSONObject([
-                    ("command", .array(CommandLine.arguments.map { .string($0) })), ("seed", .string(String(seed))),
-                ]), deferValidation: deferValidation)
+                manifestFields: manifestFields, deferValidation: deferValidation)
         }
         if dryRun {
             let report = try DryRunReport(plan: plan, layers: layers, source: source) { try writer($0, deferValidation: true) }

@@ -97,6 +97,6 @@ struct MoEOutputOptions: ParsableArguments {
     /// Reads the plan and flags, then either prints the dry run or writes the output.
     func run(_ flags: ConversionPlan, label: String) throws {
         let plan = try merged(flags)
-        try MoEConversion(plan: plan, recipes: recipes).run(dryRun: dryRun, json: json, log: log, label: label)
+        try MoEConversion(plan: plan, recipes: recipes, planFile: self.plan).run(dryRun: dryRun, json: json, log: log, label: label)
     }
 }
