@@ -311,36 +311,60 @@ public final class MoEModelWriter {
     /// Writes the MoE model to `output` (an HF directory, or a GGUF file) and its manifest, and returns the
     /// manifest. Each file is written atomically (temporary file + rename); nothing is written when validation
     /// found problems.
+    ///
+    /// The source files are hashed on background threads (`SHA256.BackgroundFiles`) while the tensors are
+    /// written. The headers are first written with pending digests (64 `0` characters, the length of a hex
+    /// digest, so the manifest text keeps its byte length) and overwritten with the final digests before each
+    /// file is committed, so no file is renamed into place with pending digests. The standalone manifest file is
+    /// written last.
     @discardableResult
     public func write(to output: String, progress: ConversionProgressHandler? = nil) throws -> JSONValue {
         if let problem = problems.first { throw problem }
-        let manifestJSON = try manifest()
-        let manifestText = JSONWriter.serialize(manifestJSON)
-        let manifestBytes = JSONWriter.bytes(manifestJSON, indent: 2) + [0x0A]
+        let hashing = SHA256.BackgroundFiles(files: source.files)
+        let pendingJSON = try manifest(sourceDigests: Array(repeating: SHA256.BackgroundFiles.pendingDigest, count: source.files.count))
+        let pendingText = JSONWriter.serialize(pendingJSON)
+        var finalJSON: JSONValue?
+        /// The manifest with the real digests (waits for the hashing once).
+        func finalManifest() throws -> JSONValue {
+            if let finalJSON { return finalJSON }
+            guard case .object(var object) = pendingJSON else { preconditionFailure("the manifest is an object") }
+            object["sources"] = sourceRecords(try hashing.wait())
+            finalJSON = .object(object)
+            return .object(object)
+        }
         switch format {
         case .gguf:
             let tensors = try ggufTensors(cache: LayerCache())
-            let metadata = try ggufMetadata(extra: [(Manifest.ggufKey, .string(manifestText))])
-            try GGUFWriter.write(path: output, metadata: metadata, tensors: withProgress(tensors, progress))
-            try AtomicFileWriter.write(manifestBytes, to: Manifest.path(forOutput: output, isDirectory: false))
+            let metadata = try ggufMetadata(extra: [(Manifest.ggufKey, .string(pendingText))])
+            try GGUFWriter.write(
+                path: output, metadata: metadata, tensors: withProgress(tensors, progress),
+                finalizeMetadata: {
+                    var final = metadata
+                    final[Manifest.ggufKey] = .string(JSONWriter.serialize(try finalManifest()))
+                    return final
+                })
         case .safetensors:
             let tensors = try hfTensors(cache: LayerCache())
             try PathUtilities.createDirectory(output)
             try ShardedSafetensorsWriter.write(
                 directory: output, tensors: withProgress(tensors, progress), maxShardSize: 5_000_000_000,
-                metadata: [("format", "pt"), (Manifest.safetensorsKey, manifestText)])
+                metadata: [("format", "pt"), (Manifest.safetensorsKey, pendingText)],
+                finalizeMetadata: { [("format", "pt"), (Manifest.safetensorsKey, JSONWriter.serialize(try finalManifest()))] })
             func writeJSON(_ name: String, _ value: JSONValue) throws {
                 try AtomicFileWriter.write(JSONWriter.bytes(value, indent: 2) + [0x0A], to: PathUtilities.join(output, name))
             }
             try writeJSON("config.json", outputConfig())
             try writeTokenizerFiles(output)
-            try AtomicFileWriter.write(manifestBytes, to: Manifest.path(forOutput: output, isDirectory: true))
         }
+        let manifestJSON = try finalManifest()
+        try AtomicFileWriter.write(
+            JSONWriter.bytes(manifestJSON, indent: 2) + [0x0A], to: Manifest.path(forOutput: output, isDirectory: format == .safetensors))
         return manifestJSON
     }
 
-    /// The provenance record (computes the split partitions).
-    func manifest() throws -> JSONValue {
+    /// The provenance record (computes the split partitions), with `sourceDigests` as the SHA-256 of
+    /// `source.files` (in that order).
+    func manifest(sourceDigests: [String]) throws -> JSONValue {
         var manifest = manifestFields
         manifest["moekit_version"] = .string(MoekitVersion.string)
         manifest["target"] = .string(recipe.name)
@@ -368,11 +392,16 @@ public final class MoEModelWriter {
             manifest["router_init"] = .string(o.router.name)
         }
         manifest["source_config"] = source.config
-        manifest["sources"] = .array(try source.files.map { file in
-            .object(JSONObject([("path", .string(file)), ("sha256", .string(try SHA256.hex(file: file)))]))
-        })
+        manifest["sources"] = sourceRecords(sourceDigests)
         manifest["layers"] = .array(try prepare())
         return .object(manifest)
+    }
+
+    /// The manifest's `sources` list: each source file's path and SHA-256.
+    func sourceRecords(_ digests: [String]) -> JSONValue {
+        .array(zip(source.files, digests).map { file, digest in
+            .object(JSONObject([("path", .string(file)), ("sha256", .string(digest))]))
+        })
     }
 
     /// Tokenizer files: copied from an HF source, produced from GGUF metadata as `moekit convert` does.

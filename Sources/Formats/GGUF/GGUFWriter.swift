@@ -24,12 +24,19 @@ public enum GGUFWriter {
     ///     multiple of the block size; names must be unique and shorter than 64 bytes. `produce` is called
     ///     once per tensor, in order, and must write exactly `byteCount` bytes.
     ///   - alignment: Data alignment, a power of two (default 32).
-    /// - Throws: `GGUFError` for invalid arguments (checked before the file is created) or a wrong amount of
-    ///   produced data; `FileWriteError` for I/O failures; anything `produce` throws. On error the destination
-    ///   is untouched and no temporary file remains.
-    public static func write(path: String, metadata: GGUFMetadata, tensors: [OutputTensor], alignment: Int = 32)
-        throws
-    {
+    ///   - finalizeMetadata: when given, called once after all tensor data is written and before the commit; the
+    ///     header (KVs and tensor infos) is re-encoded from the metadata it returns and written over the first
+    ///     one from offset 0. This lets `metadata` hold values still being computed (pending digests) while the
+    ///     data streams out. The final header must have exactly the length of the first one (same keys and
+    ///     types, strings of the same byte length); the file is renamed into place only with it.
+    /// - Throws: `GGUFError` for invalid arguments (checked before the file is created, and for the final
+    ///   metadata) or a wrong amount of produced data; `FileWriteError.overwriteLengthChanged` when the final
+    ///   header's length differs; `FileWriteError` for I/O failures; anything `produce` or `finalizeMetadata`
+    ///   throws. On error the destination is untouched and no temporary file remains.
+    public static func write(
+        path: String, metadata: GGUFMetadata, tensors: [OutputTensor], alignment: Int = 32,
+        finalizeMetadata: (() throws -> GGUFMetadata)? = nil
+    ) throws {
         let header = try encodeHeader(path: path, metadata: metadata, tensors: tensors, alignment: alignment)
         let writer = try AtomicFileWriter(path: path)
         do {
@@ -43,6 +50,10 @@ public enum GGUFWriter {
                         path: path, tensor: tensor.name, expected: tensor.byteCount, written: written)
                 }
                 try writer.writeZeros(padding(tensor.byteCount, alignment))
+            }
+            if let finalizeMetadata {
+                let final = try encodeHeader(path: path, metadata: try finalizeMetadata(), tensors: tensors, alignment: alignment)
+                try writer.overwrite(final, at: 0, replacing: header.count)
             }
             try writer.commit()
         } catch {

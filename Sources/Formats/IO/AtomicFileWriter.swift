@@ -11,12 +11,20 @@ public enum FileWriteError: Error, CustomStringConvertible, Equatable {
     case cannotCreate(path: String, reason: String)
     case writeFailed(path: String, reason: String)
     case commitFailed(path: String, reason: String)
+    /// `overwrite` was given bytes of a different length than the region they replace.
+    case overwriteLengthChanged(path: String, offset: Int, expected: Int, found: Int)
+    /// `overwrite` named a region that does not lie within the bytes written so far.
+    case overwriteOutOfRange(path: String, offset: Int, count: Int, written: Int)
 
     public var description: String {
         switch self {
         case .cannotCreate(let p, let r): return "\(p): cannot create: \(r)"
         case .writeFailed(let p, let r): return "\(p): write failed: \(r)"
         case .commitFailed(let p, let r): return "\(p): cannot move into place: \(r)"
+        case .overwriteLengthChanged(let p, let offset, let expected, let found):
+            return "\(p): the final bytes at offset \(offset) are \(found) bytes long, but the region written first is \(expected)"
+        case .overwriteOutOfRange(let p, let offset, let count, let written):
+            return "\(p): cannot overwrite \(count) bytes at offset \(offset): only \(written) bytes are written"
         }
     }
 }
@@ -135,6 +143,36 @@ public final class AtomicFileWriter {
         fill(UnsafeMutableRawBufferPointer(start: buffer + buffered, count: count))
         buffered += count
         bytesWritten += count
+    }
+
+    /// Replaces `length` bytes already written at `offset` with `bytes` (a header whose final contents are known
+    /// only after the data, e.g. digests computed meanwhile). The file's length does not change, and nothing is
+    /// visible under the real name until `commit()`.
+    /// - Throws: `FileWriteError.overwriteLengthChanged` when `bytes.count != length` (the region cannot grow
+    ///   or shrink), `.overwriteOutOfRange` when the region does not lie within `bytesWritten`, `.writeFailed`
+    ///   for I/O failures.
+    public func overwrite(_ bytes: [UInt8], at offset: Int, replacing length: Int) throws(FileWriteError) {
+        guard bytes.count == length else {
+            throw .overwriteLengthChanged(path: path, offset: offset, expected: length, found: bytes.count)
+        }
+        guard offset >= 0, length >= 0, offset <= bytesWritten - length else {
+            throw .overwriteOutOfRange(path: path, offset: offset, count: length, written: bytesWritten)
+        }
+        try flushBuffer()
+        let result: Result<Void, FileWriteError> = bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return .success(()) }
+            var done = 0
+            while done < raw.count {
+                let n = pwrite(fd, base + done, raw.count - done, off_t(offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return .failure(.writeFailed(path: path, reason: String(cString: strerror(errno))))
+                }
+                done += n
+            }
+            return .success(())
+        }
+        try result.get()
     }
 
     /// Flushes, syncs and renames the file into place. The writer cannot be used afterwards.

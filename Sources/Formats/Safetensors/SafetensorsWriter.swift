@@ -15,12 +15,18 @@ public enum SafetensorsWriter {
     ///   - tensors: tensors to write; names must be unique and must not be `__metadata__`.
     ///   - metadata: `__metadata__` pairs in the order to write them (keys must be unique). Keep `format: pt`
     ///     for transformers.
+    ///   - finalizeMetadata: when given, called once after all tensor data is written and before the commit; the
+    ///     header is rebuilt from the metadata it returns and written over the first one (offset 8). This lets
+    ///     `metadata` hold values still being computed (pending digests) while the data streams out. The final
+    ///     header must have exactly the length of the first one; the file is renamed into place only with it.
     /// - Throws: `SafetensorsError` for a tensor named `__metadata__`, duplicate names or metadata keys, a
     ///   non-dense encoding (ggml block types; `.ggml(.f16)` and friends are normalised to dense), a negative
     ///   dimension, a `byteCount` that differs from shape × dtype, or a `produce` closure writing a different
-    ///   byte count than declared; `FileWriteError` for I/O failures; anything `produce` throws.
+    ///   byte count than declared; `FileWriteError.overwriteLengthChanged` when the final header's length
+    ///   differs; `FileWriteError` for I/O failures; anything `produce` or `finalizeMetadata` throws.
     public static func write(
-        path: String, tensors: [OutputTensor], metadata: [(key: String, value: String)] = [("format", "pt")]
+        path: String, tensors: [OutputTensor], metadata: [(key: String, value: String)] = [("format", "pt")],
+        finalizeMetadata: (() throws -> [(key: String, value: String)])? = nil
     ) throws {
         let plan = try layout(path: path, tensors: tensors, metadata: metadata)
         let writer = try AtomicFileWriter(path: path)
@@ -36,6 +42,10 @@ public enum SafetensorsWriter {
                     throw SafetensorsError.producedWrongByteCount(
                         path: path, tensor: tensor.name, declared: tensor.byteCount, written: written)
                 }
+            }
+            if let finalizeMetadata {
+                let final = try layout(path: path, tensors: tensors, metadata: try finalizeMetadata())
+                try writer.overwrite(final.header, at: 8, replacing: plan.header.count)
             }
             try writer.commit()
         } catch {

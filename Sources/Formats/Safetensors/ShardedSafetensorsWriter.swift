@@ -18,13 +18,17 @@ public enum ShardedSafetensorsWriter {
     ///   - tensors: tensors to write (unique names; see `SafetensorsWriter.write`).
     ///   - maxShardSize: maximum bytes of tensor data per shard (huggingface_hub default 5 GB).
     ///   - metadata: `__metadata__` of every shard.
+    ///   - finalizeMetadata: the final `__metadata__`, asked for before each shard is committed (see
+    ///     `SafetensorsWriter.write`); its header must have the length of the one `metadata` gives.
     /// - Returns: the paths of the files written (shards, then the index).
     /// - Throws: `SafetensorsError` for invalid tensors (checked for all shards before anything is written),
-    ///   `FileWriteError` for I/O failures, or anything a `produce` closure throws.
+    ///   `FileWriteError` for I/O failures (and a final header of another length), or anything a `produce` or
+    ///   `finalizeMetadata` closure throws.
     @discardableResult
     public static func write(
         directory: String, tensors: [OutputTensor], maxShardSize: Int = 5_000_000_000,
-        metadata: [(key: String, value: String)] = [("format", "pt")]
+        metadata: [(key: String, value: String)] = [("format", "pt")],
+        finalizeMetadata: (() throws -> [(key: String, value: String)])? = nil
     ) throws -> [String] {
         let indexPath = PathUtilities.join(directory, SafetensorsCheckpoint.indexFileName)
         // Validate everything up front (names across shards, sizes) so a bad input writes nothing. Errors name
@@ -38,7 +42,7 @@ public enum ShardedSafetensorsWriter {
         var written: [String] = []
         if shards.count <= 1 {
             let path = PathUtilities.join(directory, SafetensorsCheckpoint.singleFileName)
-            try SafetensorsWriter.write(path: path, tensors: tensors, metadata: metadata)
+            try SafetensorsWriter.write(path: path, tensors: tensors, metadata: metadata, finalizeMetadata: finalizeMetadata)
             written.append(path)
         } else {
             var weightMap = JSONObject()
@@ -46,7 +50,8 @@ public enum ShardedSafetensorsWriter {
             for (i, members) in shards.enumerated() {
                 let name = shardName(index: i + 1, count: shards.count)
                 let path = PathUtilities.join(directory, name)
-                try SafetensorsWriter.write(path: path, tensors: members.map { tensors[$0] }, metadata: metadata)
+                try SafetensorsWriter.write(
+                    path: path, tensors: members.map { tensors[$0] }, metadata: metadata, finalizeMetadata: finalizeMetadata)
                 written.append(path)
                 for m in members { total += tensors[m].byteCount }
             }
