@@ -8,6 +8,10 @@
 /// Returns the bytes copied, or -1 with errno set (ENOSYS where the call does not exist).
 ssize_t moekit_copy_file_range(int fd_in, off_t *off_in, int fd_out, off_t *off_out, size_t len);
 
+/// Starts write-back of `count` bytes at `offset` without waiting (sync_file_range with SYNC_FILE_RANGE_WRITE), so
+/// a long sequential write keeps the disk busy instead of leaving everything to the final fsync. 0 on success.
+int moekit_start_writeback(int fd, off_t offset, off_t count);
+
 /// SHA-256 compression of `blocks` 64-byte blocks into `state` (8 words, FIPS 180-4). Uses the x86 SHA extensions
 /// when the CPU has them and `allow_hardware` is nonzero, portable C otherwise; both give identical results.
 void moekit_sha256_blocks(uint32_t *state, const uint8_t *data, size_t blocks, int allow_hardware);
