@@ -2,7 +2,7 @@
 # The main job end to end on the default model (SmolLM2-135M-Instruct): install dependencies, fetch the model,
 # build moekit, inspect the GGUF, convert it to Hugging Face safetensors and back, upcycle it into a 4-expert
 # Mixtral-style MoE, verify the MoE against the dense model, evaluate both on a 50-item PIQA sample, and build a
-# calibration-driven LLaMA-MoE split (sharing-inner, gradient importance) as a Qwen2-MoE GGUF and verify it.
+# calibration-driven LLaMA-MoE split (sharing-inner, gradient importance) as a Mixtral-layout GGUF and verify it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -31,12 +31,12 @@ echo "== verify the MoE against the dense model"
 echo "== evaluate dense and MoE on the PIQA sample (50 items)"
 "$BIN" eval "$MODEL" --tasks piqa --limit 50 --output "$OUT/eval-dense.json"
 "$BIN" eval "$OUT/smollm2-moe" --tasks piqa --limit 50 --output "$OUT/eval-moe.json"
-echo "== split with calibration: 8 experts, top-2, sharing-inner (gradient importance on text), Qwen2-MoE GGUF"
+echo "== split with calibration: 8 experts, top-2, sharing-inner (gradient importance on text), Mixtral-layout GGUF"
 CALIBRATION="$OUT/calibration.txt"
 cat README.md docs/*.md > "$CALIBRATION"
 "$BIN" split "$MODEL" "$OUT/smollm2-split.gguf" --experts 8 --top-k 2 --method sharing-inner --expert-size 384 \
-  --calibration "$CALIBRATION" --calibration-tokens 1024 --target qwen2-moe --format gguf --dry-run
+  --calibration "$CALIBRATION" --calibration-tokens 1024 --target mixtral --format gguf --dry-run
 "$BIN" split "$MODEL" "$OUT/smollm2-split.gguf" --experts 8 --top-k 2 --method sharing-inner --expert-size 384 \
-  --calibration "$CALIBRATION" --calibration-tokens 1024 --target qwen2-moe --format gguf --log "$OUT/split.jsonl"
+  --calibration "$CALIBRATION" --calibration-tokens 1024 --target mixtral --format gguf --log "$OUT/split.jsonl"
 "$BIN" verify "$MODEL" "$OUT/smollm2-split.gguf"
 echo "outputs in $OUT"
