@@ -200,6 +200,11 @@ struct MoECommandTests {
         #expect(qwen["layers"]?.arrayValue?.map { $0["dense"]?.boolValue ?? false }.filter { $0 }.count == 2)
         #expect(qwen["shared_expert_width"]?.intValue == 1536)
         #expect(qwen["config_changes"]?["added"]?["mlp_only_layers"] == .array([.integer(0), .integer(29)]))
+        let (splitStatus, splitOutput) = try TestModels.run(moekit, [
+            "split", model, tmp.file("o"), "--experts", "8", "--top-k", "2", "--target", "qwen2-moe", "--dry-run",
+        ])
+        #expect(splitStatus == 0, "\(splitOutput)")
+        #expect(splitOutput.contains("warning: qwen2-moe does not renormalise the top-k weights"), "\(splitOutput)")
         #expect(!FileManager.default.fileExists(atPath: tmp.file("o")))
     }
 }

@@ -71,6 +71,11 @@ struct DryRunReport {
         if let scaling = source.config["rope_scaling"], scaling != .null {
             warnings.append("rope_scaling \(JSONWriter.serialize(scaling)) is not in the \(writer.recipe.name) recipe: the \(writer.format == .gguf ? "GGUF output drops it" : "config.json keeps it, but runtimes of this layout may ignore it")")
         }
+        if plan.operation == .split, report["routing"]?.stringValue == "softmax_topk",
+            let unscaled = layers.first(where: { !$0.dense && $0.rescale == "none" && $0.router != "zero" })
+        {
+            warnings.append("\(writer.recipe.name) does not renormalise the top-k weights: with --rescale \(unscaled.rescale) and a \(unscaled.router) router the routed output shrinks about N/K-fold; consider --rescale n-over-k or calibrated")
+        }
         if let needs = try plan.calibrationNeeds(layerCount: layers.count) {
             var list: [JSONValue] = [.string("mlp_inputs")]
             if needs.contains(.activations) { list.append(.string("activations")) }
