@@ -15,10 +15,13 @@ public struct LogitComparison: Sendable {
     /// Largest |dense logit|, the scale for the relative exactness check.
     public var maxAbsDenseLogit: Double
 
-    /// Whether a manifest describes a transform that is exact by construction: upcycling without drop or noise
-    /// (renormalised top-k), or a split with K = N and `exact` rescaling.
+    /// Whether a manifest describes a transform that is exact by construction: its `exact_by_construction` field
+    /// (`MoEModelWriter.isExactByConstruction`), or for older Mixtral-only manifests upcycling without drop or noise,
+    /// or a split with K = N and `exact` rescaling.
     public static func exactByConstruction(manifest: JSONValue?) -> Bool {
         guard let manifest, let operation = manifest["operation"]?.stringValue else { return false }
+        if let recorded = manifest["exact_by_construction"]?.boolValue { return recorded }
+        // Manifests written before the writer recorded it (Mixtral target only).
         switch operation {
         case "upcycle":
             return (manifest["drop_ratio"]?.doubleValue ?? 1) == 0 && (manifest["noise"]?.doubleValue ?? 1) == 0

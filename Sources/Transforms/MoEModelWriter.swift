@@ -391,6 +391,7 @@ public final class MoEModelWriter {
             manifest["rescale"] = .string(o.rescale.name)
             manifest["router_init"] = .string(o.router.name)
         }
+        manifest["exact_by_construction"] = .bool(isExactByConstruction)
         manifest["source_config"] = source.config
         manifest["sources"] = sourceRecords(sourceDigests)
         manifest["layers"] = .array(try prepare())
