@@ -9,6 +9,9 @@ Oracles:
   * tiny_llama: an independent float64 numpy implementation of the LLaMA forward pass (written from the paper /
     HF semantics, no transformers code) AND transformers' LlamaForCausalLM on the same weights; the script asserts
     the two agree to 1e-5 and stores the numpy logits.
+  * tiny_mistral, tiny_qwen2 (q/k/v biases, tied), tiny_qwen3 (per-head q/k RMSNorm, head_dim != hidden/heads),
+    tiny_llama3 (llama3 RoPE scaling, untied head, GQA 4:1): the source families added by recipe only (plus
+    Qwen3's per-head norm), transformers' own *ForCausalLM in float32.
   * tiny_llama_rope3 (llama3 RoPE scaling, tied), tiny_llama_linear (linear RoPE scaling, attention biases),
     tiny_mixtral, tiny_qwen2_moe, tiny_olmoe (QK norms, no renormalisation): transformers' own
     *ForCausalLM in float32 (loaded back from the saved checkpoint, so legacy per-expert names are what is read).
@@ -24,10 +27,14 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 from transformers import (LlamaConfig, LlamaForCausalLM, MixtralConfig, MixtralForCausalLM, OlmoeConfig,
-                          OlmoeForCausalLM, Qwen2MoeConfig, Qwen2MoeForCausalLM, AutoModelForCausalLM)
+                          OlmoeForCausalLM, Qwen2MoeConfig, Qwen2MoeForCausalLM, AutoModelForCausalLM,
+                          MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
+                          Qwen3ForCausalLM)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "RuntimeTests", "Fixtures")
 TOKENS = [1, 5, 3, 9, 0, 10, 2, 7, 4]
+# Fixture names to write (command-line arguments); all when empty. Re-running all rewrites every fixture.
+ONLY = set(sys.argv[1:])
 
 
 def numpy_llama(sd, cfg, tokens):
@@ -78,6 +85,8 @@ def numpy_llama(sd, cfg, tokens):
 
 
 def emit(name, model, extra_check=None):
+    if ONLY and name not in ONLY:
+        return
     model.eval()
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
@@ -173,6 +182,41 @@ def main():
     model = OlmoeForCausalLM(cfg)
     scale_init(model, 0.3)
     emit("tiny_olmoe", model)
+
+    # 7. Mistral (a recipe file only): GQA, sliding window longer than the test.
+    torch.manual_seed(6)
+    cfg = MistralConfig(intermediate_size=16, rope_theta=10000.0, tie_word_embeddings=False, sliding_window=32,
+                        **common)
+    model = MistralForCausalLM(cfg)
+    scale_init(model, 0.3)
+    emit("tiny_mistral", model)
+
+    # 8. Qwen2 / Qwen2.5: q/k/v biases, tied embeddings.
+    torch.manual_seed(7)
+    cfg = Qwen2Config(intermediate_size=16, rope_theta=1000000.0, tie_word_embeddings=True,
+                      use_sliding_window=False, **common)
+    model = Qwen2ForCausalLM(cfg)
+    scale_init(model, 0.3)
+    emit("tiny_qwen2", model)
+
+    # 9. Qwen3: per-head q/k RMSNorm, explicit head_dim (6) unlike hidden/heads (4), no biases.
+    torch.manual_seed(8)
+    cfg = Qwen3Config(intermediate_size=16, head_dim=6, rope_theta=1000000.0, tie_word_embeddings=False,
+                      attention_bias=False, use_sliding_window=False, **common)
+    model = Qwen3ForCausalLM(cfg)
+    scale_init(model, 0.3)
+    emit("tiny_qwen3", model)
+
+    # 10. Llama-3.x: llama3 RoPE scaling, untied LM head, 4 query heads per KV head.
+    torch.manual_seed(9)
+    llama3 = dict(common, num_attention_heads=4, num_key_value_heads=1, vocab_size=300)
+    cfg = LlamaConfig(intermediate_size=16, tie_word_embeddings=False,
+                      rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0,
+                                       "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                       "original_max_position_embeddings": 8}, **llama3)
+    model = LlamaForCausalLM(cfg)
+    scale_init(model, 0.3)
+    emit("tiny_llama3", model)
 
 
 if __name__ == "__main__":

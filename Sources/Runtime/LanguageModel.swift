@@ -159,11 +159,17 @@ public final class LanguageModel: @unchecked Sendable {
             if let bias = p.kBias { addBias(qkv + qW, w + bias.offset, rows: N, width: kvW, stride: qkvW) }
             if let bias = p.vBias { addBias(qkv + qW + kvW, w + bias.offset, rows: N, width: kvW, stride: qkvW) }
             let q = qkv, k = qkv + qW, v = qkv + qW + kvW
+            let perHead = c.queryKeyNorm == .head
             if let qNorm = p.qNorm {
-                rmsnormForward(out: q, reciprocalRMS: ws.finalRRMS, x: q, weight: w + qNorm.offset, rows: N, width: qW, eps: c.rmsNormEps, stride: qkvW)
+                groupedRMSNormForward(
+                    x: q, saved: ws.queryKeyPreNorm(l), reciprocalRMS: ws.queryKeyRRMS(l), weight: w + qNorm.offset, rows: N,
+                    groups: perHead ? H : 1, groupWidth: perHead ? hd : qW, stride: qkvW, eps: c.rmsNormEps)
             }
             if let kNorm = p.kNorm {
-                rmsnormForward(out: k, reciprocalRMS: ws.finalRRMS, x: k, weight: w + kNorm.offset, rows: N, width: kvW, eps: c.rmsNormEps, stride: qkvW)
+                groupedRMSNormForward(
+                    x: k, saved: ws.queryKeyPreNorm(l) + N * qW, reciprocalRMS: ws.queryKeyRRMS(l) + N * H,
+                    weight: w + kNorm.offset, rows: N, groups: perHead ? Hkv : 1, groupWidth: perHead ? hd : kvW,
+                    stride: qkvW, eps: c.rmsNormEps)
             }
             ropeForward(x: q, rows: N, heads: H, headDim: hd, positions: ws.positions, cos: ws.ropeCos, sin: ws.ropeSin, stride: qkvW)
             ropeForward(x: k, rows: N, heads: Hkv, headDim: hd, positions: ws.positions, cos: ws.ropeCos, sin: ws.ropeSin, stride: qkvW)

@@ -14,23 +14,6 @@ func embeddingForward(
     }
 }
 
-/// RMSNorm: out = x / sqrt(mean(x²) + eps) ⊙ weight, per row. Stores 1/rms per row in `reciprocalRMS` (backward).
-/// - Parameters: out [N, D]; reciprocalRMS [N]; x [N, D]; weight [D]; `stride` between rows (default D).
-func rmsnormForward(
-    out: UnsafeMutablePointer<Float>, reciprocalRMS: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
-    weight: UnsafePointer<Float>, rows: Int, width: Int, eps: Float, stride: Int? = nil
-) {
-    let stride = stride ?? width
-    for n in 0..<rows {
-        let row = x + n &* stride
-        let dst = out + n &* stride
-        let sum = sumOfSquares(row, count: width)
-        let r = 1 / (sum / Float(width) + eps).squareRoot()
-        reciprocalRMS[n] = r
-        for i in 0..<width { dst[i] = row[i] * r * weight[i] }
-    }
-}
-
 /// out[N, outFeatures] (+)= x[N, inFeatures] · Wᵀ (+ bias), W [outFeatures, inFeatures] (PyTorch `Linear`).
 ///
 /// One BLAS call, or one per row chunk when `Parallel.width > 1` and there are enough rows to share.

@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 import TensorCore
 
 /// Router forward: logits z = W·x (or LLaMA-MoE's W2·tanh(W1·x)), then per token the selected experts and their
@@ -10,7 +11,7 @@ func moeRouterForward(
     logits: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>, probabilities: UnsafeMutablePointer<Float>,
     selected: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
     x: UnsafePointer<Float>, rows N: Int, width D: Int, experts E: Int, perToken K: Int,
-    p: MoEParameters, parameters w: UnsafePointer<Float>, routing: ModelConfig.Routing, scale: Float
+    p: MoEParameters, parameters w: UnsafePointer<Float>, routing: ExpertRouting, scale: Float
 ) {
     if let second = p.router2 {
         linearForward(out: hidden, x: x, weight: w + p.router.offset, bias: nil, rows: N, inFeatures: D, outFeatures: E)
@@ -48,7 +49,7 @@ func moeRouterForward(
                 sum += wt[k]
             }
             if normalize { for k in 0..<K { wt[k] /= sum } }
-        case .topKThenSoftmax(let multiplyScores, let softmax):
+        case .topKThenSoftmax(let softmax, let multiplyScores):
             prob.update(repeating: 0, count: E)
             for k in 0..<K { wt[k] = z[Int(sel[k])] }
             if softmax { softmaxInPlace(wt, count: K) }

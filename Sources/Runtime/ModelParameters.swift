@@ -1,3 +1,4 @@
+import Formats
 import TensorCore
 
 /// A view into the flat parameter buffer: `offset` floats from its start, row-major `shape`.
@@ -47,9 +48,10 @@ public struct LayerParameters: Sendable, Equatable {
     public let kBias: ParameterSlice?               // [Hkv·hd]
     public let vBias: ParameterSlice?               // [Hkv·hd]
     public let oBias: ParameterSlice?               // [D]
-    /// OLMoE's RMSNorm over the whole q / k projection (before RoPE).
-    public let qNorm: ParameterSlice?               // [H·hd]
-    public let kNorm: ParameterSlice?               // [Hkv·hd]
+    /// RMSNorm over q / k before RoPE: the whole projection (OLMoE, [H·hd] / [Hkv·hd]) or each head (Qwen3,
+    /// [hd]), as `ModelConfig.queryKeyNorm` says.
+    public let qNorm: ParameterSlice?               // [H·hd] or [hd]
+    public let kNorm: ParameterSlice?               // [Hkv·hd] or [hd]
     public let postAttentionNorm: ParameterSlice    // [D]
     public let ffn: FeedForwardLayer
 }
@@ -74,88 +76,74 @@ public struct ParameterLayout: Sendable, Equatable {
     }
 
     /// Lays out the parameters of `config` in checkpoint order, with each layer's q|k|v and every FFN's gate|up
-    /// adjacent (the forward pass runs each pair as one GEMM). `has(name)` tells which optional tensors the checkpoint
-    /// carries (biases, QK norms, shared-expert gate, an untied `lm_head` for a tied config) and which MoE naming it
-    /// uses: Mixtral's `block_sparse_moe.*`, otherwise Qwen2-MoE/OLMoE's `mlp.gate` + `mlp.experts.E.*`, or
-    /// LLaMA-MoE's `mlp.gate.gate_network.*` + `mlp.calculator.experts.weight_{gate,up,down}.E` for `llama_moe`.
+    /// adjacent (the forward pass runs each pair as one GEMM). Names come from the family's recipe by role
+    /// (`config.tensorNames`); `has(name)` tells which optional tensors the checkpoint carries (biases, q/k norms,
+    /// shared-expert gate, an untied output for a tied config) and which of a role's alternative names it uses.
     public init(config c: ModelConfig, has: (String) -> Bool) {
         var offset = 0
         var names: [(String, ParameterSlice)] = []
+        let naming = c.tensorNames
         func slice(_ name: String, _ shape: [Int]) -> ParameterSlice {
             let s = ParameterSlice(offset: offset, shape: shape)
             offset += s.count
             names.append((name, s))
             return s
         }
-        func optional(_ name: String, _ shape: [Int]) -> ParameterSlice? { has(name) ? slice(name, shape) : nil }
-        let D = c.hiddenSize, qW = c.headCount * c.headDim, kvW = c.kvHeadCount * c.headDim
-        func ffn(_ prefix: String, _ width: Int, gate: String = "gate_proj", up: String = "up_proj",
-                 down: String = "down_proj") -> FeedForwardParameters {
-            FeedForwardParameters(
-                width: width, gate: slice(prefix + gate + ".weight", [width, D]),
-                up: slice(prefix + up + ".weight", [width, D]), down: slice(prefix + down + ".weight", [D, width]))
+        /// The slice of a role the family always has (named by its preferred candidate when the checkpoint lacks
+        /// it, so loading reports that name as missing).
+        func required(_ role: TensorNaming.Role, _ shape: [Int], layer: Int? = nil, expert: Int? = nil) -> ParameterSlice {
+            slice(naming.name(role, layer: layer, expert: expert, exists: has) ?? role.rawValue, shape)
         }
-        embedding = slice("model.embed_tokens.weight", [c.vocabularySize, D])
+        /// The slice of a role when the checkpoint has one of its names.
+        func optional(_ role: TensorNaming.Role, _ shape: [Int], layer: Int? = nil) -> ParameterSlice? {
+            guard let name = naming.names(role, layer: layer).first(where: has) else { return nil }
+            return slice(name, shape)
+        }
+        let D = c.hiddenSize, qW = c.headCount * c.headDim, kvW = c.kvHeadCount * c.headDim
+        let qNormWidth = c.queryKeyNorm == .head ? c.headDim : qW
+        let kNormWidth = c.queryKeyNorm == .head ? c.headDim : kvW
+        func ffn(_ roles: (TensorNaming.Role, TensorNaming.Role, TensorNaming.Role), _ width: Int, layer: Int, expert: Int? = nil) -> FeedForwardParameters {
+            FeedForwardParameters(
+                width: width, gate: required(roles.0, [width, D], layer: layer, expert: expert),
+                up: required(roles.1, [width, D], layer: layer, expert: expert),
+                down: required(roles.2, [D, width], layer: layer, expert: expert))
+        }
+        embedding = required(.embedding, [c.vocabularySize, D])
         var layers: [LayerParameters] = []
         for l in 0..<c.layerCount {
-            let p = "model.layers.\(l)."
-            let a = p + "self_attn."
-            let inputNorm = slice(p + "input_layernorm.weight", [D])
-            let q = slice(a + "q_proj.weight", [qW, D])
-            let k = slice(a + "k_proj.weight", [kvW, D])
-            let v = slice(a + "v_proj.weight", [kvW, D])
-            let o = slice(a + "o_proj.weight", [D, qW])
-            let qBias = optional(a + "q_proj.bias", [qW])
-            let kBias = optional(a + "k_proj.bias", [kvW])
-            let vBias = optional(a + "v_proj.bias", [kvW])
-            let oBias = optional(a + "o_proj.bias", [D])
-            let qNorm = optional(a + "q_norm.weight", [qW])
-            let kNorm = optional(a + "k_norm.weight", [kvW])
-            let postNorm = slice(p + "post_attention_layernorm.weight", [D])
+            let inputNorm = required(.attentionNorm, [D], layer: l)
+            let q = required(.query, [qW, D], layer: l)
+            let k = required(.key, [kvW, D], layer: l)
+            let v = required(.value, [kvW, D], layer: l)
+            let o = required(.attentionOutput, [D, qW], layer: l)
+            let qBias = optional(.queryBias, [qW], layer: l)
+            let kBias = optional(.keyBias, [kvW], layer: l)
+            let vBias = optional(.valueBias, [kvW], layer: l)
+            let oBias = optional(.attentionOutputBias, [D], layer: l)
+            let qNorm = optional(.queryNorm, [qNormWidth], layer: l)
+            let kNorm = optional(.keyNorm, [kNormWidth], layer: l)
+            let postNorm = required(.ffnNorm, [D], layer: l)
             let layerFFN: FeedForwardLayer
             if let moe = c.moe, moe.sparseLayers[l] {
                 let E = moe.expertCount
                 let sizes = moe.expertSizes[l]
-                if c.modelType == "llama_moe" {
-                    let m = p + "mlp."
-                    let router: ParameterSlice, router2: ParameterSlice?
-                    if moe.gateNetwork == .mlp {
-                        router = slice(m + "gate.gate_network.0.weight", [E, D])
-                        router2 = slice(m + "gate.gate_network.2.weight", [E, E])
-                    } else {
-                        router = slice(m + "gate.gate_network.weight", [E, D])
-                        router2 = nil
-                    }
-                    let x = m + "calculator.experts."
-                    let experts = (0..<E).map { e in
-                        FeedForwardParameters(
-                            width: sizes[e], gate: slice(x + "weight_gate.\(e)", [sizes[e], D]),
-                            up: slice(x + "weight_up.\(e)", [sizes[e], D]), down: slice(x + "weight_down.\(e)", [D, sizes[e]]))
-                    }
-                    layerFFN = .moe(MoEParameters(router: router, router2: router2, experts: experts, shared: nil, sharedGate: nil))
-                } else if has(p + "block_sparse_moe.gate.weight") {
-                    let m = p + "block_sparse_moe."
-                    let router = slice(m + "gate.weight", [E, D])
-                    let experts = (0..<E).map { e in ffn(m + "experts.\(e).", sizes[e], gate: "w1", up: "w3", down: "w2") }
-                    layerFFN = .moe(MoEParameters(router: router, router2: nil, experts: experts, shared: nil, sharedGate: nil))
-                } else {
-                    let m = p + "mlp."
-                    let router = slice(m + "gate.weight", [E, D])
-                    let experts = (0..<E).map { e in ffn(m + "experts.\(e).", sizes[e]) }
-                    let shared = moe.sharedExpertSize.map { ffn(m + "shared_expert.", $0) }
-                    let sharedGate = shared == nil ? nil : optional(m + "shared_expert_gate.weight", [1, D])
-                    layerFFN = .moe(MoEParameters(router: router, router2: nil, experts: experts, shared: shared, sharedGate: sharedGate))
-                }
+                let router = required(.router, [E, D], layer: l)
+                let router2 = moe.gateNetwork == .mlp ? required(.router2, [E, E], layer: l) : nil
+                let experts = (0..<E).map { e in ffn((.expertGate, .expertUp, .expertDown), sizes[e], layer: l, expert: e) }
+                let shared = moe.sharedExpertSize.map { ffn((.sharedGate, .sharedUp, .sharedDown), $0, layer: l) }
+                let sharedGate = shared == nil ? nil : optional(.sharedExpertGate, [1, D], layer: l)
+                layerFFN = .moe(MoEParameters(router: router, router2: router2, experts: experts, shared: shared, sharedGate: sharedGate))
             } else {
-                layerFFN = .dense(ffn(p + "mlp.", c.intermediateSize))
+                layerFFN = .dense(ffn((.denseGate, .denseUp, .denseDown), c.intermediateSize, layer: l))
             }
             layers.append(LayerParameters(
                 inputNorm: inputNorm, q: q, k: k, v: v, o: o, qBias: qBias, kBias: kBias, vBias: vBias, oBias: oBias,
                 qNorm: qNorm, kNorm: kNorm, postAttentionNorm: postNorm, ffn: layerFFN))
         }
         self.layers = layers
-        finalNorm = slice("model.norm.weight", [D])
-        lmHead = c.tieWordEmbeddings && !has("lm_head.weight") ? embedding : slice("lm_head.weight", [c.vocabularySize, D])
+        finalNorm = required(.outputNorm, [D])
+        let untied = naming.names(.output).first(where: has)
+        lmHead = c.tieWordEmbeddings && untied == nil ? embedding : required(.output, [c.vocabularySize, D])
         count = offset
         self.names = names
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 
 /// Preallocated activations and scratch for forward passes of up to `rows` tokens with up to `context`
 /// positions per sequence (llm.c's `ActivationTensors`). Nothing is allocated in the hot loop; a model grows its
@@ -37,6 +38,10 @@ public final class Workspace: @unchecked Sendable {
     let routerProbabilities: UnsafeMutablePointer<Float> // [slots(L), N, E]
     let selected: UnsafeMutablePointer<Int32>    // [slots(L), N, K]
     let routeWeights: UnsafeMutablePointer<Float> // [slots(L), N, K]
+    /// q and k before their RMSNorm (families with q/k norms): q [N, H·hd] then k [N, Hkv·hd] per slot.
+    let queryKeyPreNorm: UnsafeMutablePointer<Float> // [slots(L), N, (H + Hkv)·hd]
+    /// 1/rms of every q/k norm group: q [N, H] then k [N, Hkv] per slot (one group per row uses column 0).
+    let queryKeyRRMS: UnsafeMutablePointer<Float>    // [slots(L), N, H + Hkv]
     // Scratch.
     let moe: MoEScratch
     let finalNorm: UnsafeMutablePointer<Float>   // [N, D]
@@ -48,7 +53,7 @@ public final class Workspace: @unchecked Sendable {
     let ropeCos: UnsafeMutablePointer<Float>     // [context, hd/2]
     let ropeSin: UnsafeMutablePointer<Float>     // [context, hd/2]
 
-    private let sizes: (D: Int, qW: Int, kvW: Int, F: Int, E: Int, K: Int)
+    private let sizes: (D: Int, qW: Int, kvW: Int, F: Int, E: Int, K: Int, heads: Int, qkNorm: Bool)
 
     /// Allocates a workspace for `config`.
     public init(config c: ModelConfig, rows: Int, context: Int, keepActivations: Bool = false) {
@@ -66,7 +71,8 @@ public final class Workspace: @unchecked Sendable {
         }
         F = max(F, expertMax)
         let E = c.moe?.expertCount ?? 0, K = c.moe?.expertsPerToken ?? 0
-        sizes = (D, qW, kvW, F, E, K)
+        let qkNorm = c.tensorNames.has(.queryNorm) || c.tensorNames.has(.keyNorm)
+        sizes = (D, qW, kvW, F, E, K, c.headCount + c.kvHeadCount, qkNorm)
         let slots = keepActivations ? L : 1
         var list: [UnsafeMutableRawPointer] = []
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
@@ -95,6 +101,8 @@ public final class Workspace: @unchecked Sendable {
         routerProbabilities = floats(slots * N * E)
         selected = ints(slots * N * K)
         routeWeights = floats(slots * N * K)
+        queryKeyPreNorm = floats(qkNorm ? slots * N * (qW + kvW) : 0)
+        queryKeyRRMS = floats(qkNorm ? slots * N * (c.headCount + c.kvHeadCount) : 0)
         let counts = UnsafeMutablePointer<Int>.allocate(capacity: 2 * E + 1)
         counts.initialize(repeating: 0, count: 2 * E + 1)
         list.append(UnsafeMutableRawPointer(counts))
@@ -138,4 +146,6 @@ public final class Workspace: @unchecked Sendable {
     func routerProbabilities(_ l: Int) -> UnsafeMutablePointer<Float> { routerProbabilities + slot(l) * rows * sizes.E }
     func selected(_ l: Int) -> UnsafeMutablePointer<Int32> { selected + slot(l) * rows * sizes.K }
     func routeWeights(_ l: Int) -> UnsafeMutablePointer<Float> { routeWeights + slot(l) * rows * sizes.K }
+    func queryKeyPreNorm(_ l: Int) -> UnsafeMutablePointer<Float> { queryKeyPreNorm + slot(l) * rows * (sizes.qW + sizes.kvW) }
+    func queryKeyRRMS(_ l: Int) -> UnsafeMutablePointer<Float> { queryKeyRRMS + slot(l) * rows * sizes.heads }
 }

@@ -70,6 +70,18 @@ struct BackwardGradientTests {
         for (kind, error) in worst { #expect(error < 1e-3, "\(kind): relative error \(error)") }
     }
 
+    /// Qwen3 normalises each head of q and k with one shared [hd] weight, OLMoE the whole projection (before RoPE).
+    @Test("q/k RMSNorm per head (Qwen3) and over the whole projection (OLMoE) match finite differences", arguments: [false, true])
+    func queryKeyNorms(wholeProjection: Bool) throws {
+        let model = try BackwardFixtures.model(tied: true, biases: true, seed: 12, modelType: "qwen3", wholeProjectionNorms: wholeProjection)
+        let expectedWidth = wholeProjection ? model.config.headCount * model.config.headDim : model.config.headDim
+        #expect(model.parameters.layout.layers[0].qNorm?.shape == [expectedWidth])
+        let worst = try check(model)
+        print("q/k norm (\(wholeProjection ? "projection" : "head")) max relative FD error:", worst.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.1e", $0.value))" })
+        #expect(worst["q_norm.weight"] != nil && worst["k_norm.weight"] != nil && worst["q_proj.bias"] != nil)
+        for (kind, error) in worst { #expect(error < 1e-3, "\(kind): relative error \(error)") }
+    }
+
     @Test("sequence-mean reduction matches finite differences")
     func sequenceMean() throws {
         let worst = try check(try BackwardFixtures.model(tied: false, seed: 3), reduction: .sequenceMean)
@@ -175,7 +187,7 @@ struct BackwardGradientTests {
         let config = try ModelConfig(json: try JSONParser.parse("""
             {"model_type": "mixtral", "vocab_size": 40, "hidden_size": 16, "num_hidden_layers": 1,
              "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 24,
-             "num_local_experts": 4, "num_experts_per_tok": 2, "max_position_embeddings": 64}
+             "num_local_experts": 4, "num_experts_per_tok": 2, "max_position_embeddings": 64, "rms_norm_eps": 1e-5}
             """))
         let layout = ParameterLayout(config: config) { $0.contains("block_sparse_moe") }
         let model = LanguageModel(config: config, parameters: ModelParameters(layout: layout))

@@ -36,6 +36,18 @@ struct ReferenceLlama {
             let r = 1 / (x.reduce(0) { $0 + $1 * $1 } / Double(x.count) + Double(c.rmsNormEps)).squareRoot()
             return x.indices.map { x[$0] * r * p[s.offset + $0] }
         }
+        /// q / k RMSNorm: over the whole vector when the weight covers it, else per head of hd with a shared weight.
+        func groupNorm(_ x: [Double], _ s: ParameterSlice?) -> [Double] {
+            guard let s else { return x }
+            let width = s.count
+            var out = x
+            for start in stride(from: 0, to: x.count, by: width) {
+                let part = Array(x[start..<(start + width)])
+                let r = 1 / (part.reduce(0) { $0 + $1 * $1 } / Double(width) + Double(c.rmsNormEps)).squareRoot()
+                for i in 0..<width { out[start + i] = part[i] * r * p[s.offset + i] }
+            }
+            return out
+        }
         func rope(_ x: inout [Double], heads: Int, position: Int) {
             let half = hd / 2
             for h in 0..<heads {
@@ -57,7 +69,7 @@ struct ReferenceLlama {
                 var qs: [[Double]] = [], ks: [[Double]] = [], vs: [[Double]] = []
                 for t in 0..<T {
                     let h = rmsnorm(xs[t], lp.inputNorm)
-                    var q = linear(h, lp.q, lp.qBias), k = linear(h, lp.k, lp.kBias)
+                    var q = groupNorm(linear(h, lp.q, lp.qBias), lp.qNorm), k = groupNorm(linear(h, lp.k, lp.kBias), lp.kNorm)
                     rope(&q, heads: H, position: t)
                     rope(&k, heads: Hkv, position: t)
                     qs.append(q); ks.append(k); vs.append(linear(h, lp.v, lp.vBias))
@@ -110,19 +122,26 @@ struct ReferenceLlama {
 enum BackwardFixtures {
     static let vocabulary = 40
 
-    /// hidden 16, 4 heads / 2 kv heads (hd 4), FFN 24, vocab 40, 2 layers.
-    static func config(tied: Bool) throws -> ModelConfig {
+    /// hidden 16, 4 heads / 2 kv heads (hd 4), FFN 24, vocab 40, 2 layers; `family` picks the recipe (`qwen3`:
+    /// per-head q/k norms, `olmoe`-style whole-projection norms are not a dense family, see `model(queryKeyNorm:)`).
+    static func config(tied: Bool, modelType: String = "llama") throws -> ModelConfig {
         try ModelConfig(json: try JSONParser.parse("""
-            {"model_type": "llama", "vocab_size": \(vocabulary), "hidden_size": 16, "num_hidden_layers": 2,
+            {"model_type": "\(modelType)", "vocab_size": \(vocabulary), "hidden_size": 16, "num_hidden_layers": 2,
              "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
              "max_position_embeddings": 64, "tie_word_embeddings": \(tied), "intermediate_size": 24}
             """))
     }
 
-    /// A model with random weights (norm weights near 1); `biases` adds q/k/v/o biases.
-    static func model(tied: Bool, biases: Bool = false, seed: UInt64 = 5) throws -> LanguageModel {
-        let config = try config(tied: tied)
-        let layout = ParameterLayout(config: config) { name in biases && name.hasSuffix("_proj.bias") }
+    /// A model with random weights (norm weights near 1); `biases` adds q/k/v/o biases; `modelType` "qwen3" adds
+    /// Qwen3's per-head q/k norms, and `wholeProjectionNorms` turns them into OLMoE's norms over the whole q / k.
+    static func model(
+        tied: Bool, biases: Bool = false, seed: UInt64 = 5, modelType: String = "llama", wholeProjectionNorms: Bool = false
+    ) throws -> LanguageModel {
+        var config = try config(tied: tied, modelType: modelType)
+        if wholeProjectionNorms { config.queryKeyNorm = .projection }
+        let layout = ParameterLayout(config: config) { name in
+            (biases && name.hasSuffix("_proj.bias")) || name.hasSuffix("q_norm.weight") || name.hasSuffix("k_norm.weight")
+        }
         var parameters = ModelParameters(layout: layout)
         var rng = SeededGenerator(seed: seed)
         for (name, slice) in layout.names {

@@ -86,19 +86,22 @@ struct DecodingTests {
     func configErrors() throws {
         func parse(_ text: String) throws -> ModelConfig { try ModelConfig(json: try Formats.JSONParser.parse(text)) }
         #expect(throws: RuntimeError.missingConfigField("hidden_size")) {
-            try parse(#"{"vocab_size": 5, "num_hidden_layers": 1, "num_attention_heads": 1, "intermediate_size": 4}"#)
+            try parse(#"{"model_type": "llama", "vocab_size": 5, "num_hidden_layers": 1, "num_attention_heads": 1, "intermediate_size": 4, "max_position_embeddings": 8}"#)
         }
         #expect(throws: RuntimeError.invalidConfigField(field: "num_hidden_layers", expected: "an integer", found: "\"two\"")) {
-            try parse(#"{"vocab_size": 5, "hidden_size": 4, "num_hidden_layers": "two", "num_attention_heads": 1}"#)
+            try parse(#"{"model_type": "llama", "vocab_size": 5, "hidden_size": 4, "num_hidden_layers": "two", "num_attention_heads": 1}"#)
         }
         #expect(throws: RuntimeError.missingConfigField("num_experts_per_tok")) {
-            try parse(#"{"model_type": "mixtral", "vocab_size": 5, "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 1, "intermediate_size": 4, "num_local_experts": 2}"#)
+            try parse(#"{"model_type": "mixtral", "vocab_size": 5, "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 1, "intermediate_size": 4, "num_local_experts": 2, "max_position_embeddings": 8, "rms_norm_eps": 1e-5}"#)
         }
-        let linear = try parse(#"{"vocab_size": 5, "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 1, "intermediate_size": 4, "rope_scaling": {"type": "linear", "factor": 2.0}}"#)
+        #expect(throws: RecipeError.self) {
+            try parse(#"{"vocab_size": 5, "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 1, "intermediate_size": 4}"#)
+        }
+        let linear = try parse(#"{"model_type": "llama", "max_position_embeddings": 8, "rms_norm_eps": 1e-5, "vocab_size": 5, "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 1, "intermediate_size": 4, "rope_scaling": {"type": "linear", "factor": 2.0}}"#)
         #expect(linear.rope.scaling == .linear(factor: 2))
-        let qwen = try parse(#"{"model_type": "qwen2_moe", "vocab_size": 5, "hidden_size": 4, "num_hidden_layers": 4, "num_attention_heads": 1, "intermediate_size": 8, "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 2, "shared_expert_intermediate_size": 6, "decoder_sparse_step": 2, "mlp_only_layers": [3], "norm_topk_prob": true}"#)
+        let qwen = try parse(#"{"model_type": "qwen2_moe", "vocab_size": 5, "hidden_size": 4, "num_hidden_layers": 4, "num_attention_heads": 1, "intermediate_size": 8, "num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 2, "shared_expert_intermediate_size": 6, "decoder_sparse_step": 2, "mlp_only_layers": [3], "norm_topk_prob": true, "max_position_embeddings": 8, "rms_norm_eps": 1e-6}"#)
         #expect(qwen.moe?.sparseLayers == [false, true, false, false])
-        #expect(qwen.moe?.routing == .softmaxThenTopK(normalize: true))
+        #expect(qwen.moe?.routing == .softmaxThenTopK(renormalize: true))
         #expect(qwen.moe?.sharedExpertSize == 6)
     }
 }

@@ -9,6 +9,7 @@ struct GoldenLogitsTests {
         "Tiny models match their oracles to 1e-5",
         arguments: [
         "tiny_llama", "tiny_llama_rope3", "tiny_llama_linear", "tiny_mixtral", "tiny_qwen2_moe", "tiny_olmoe",
+        "tiny_mistral", "tiny_qwen2", "tiny_qwen3", "tiny_llama3",
     ])
     func matchesOracle(name: String) throws {
         Matmul.useSingleThreadedBLAS()

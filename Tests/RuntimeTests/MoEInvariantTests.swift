@@ -146,7 +146,7 @@ struct MoEInvariantTests {
             , "model_type": "llama_moe", "num_experts": 4, "num_selects": 2, "size_experts": [[8, 8, 8, 8], [8, 8, 8, 8]],
             "score_scale_factor": [2.0, 4.0], "gate_network": "linear", "gate_use_softmax": false
             """)
-        #expect(config.moe?.routing == .topKThenSoftmax(multiplyScores: true, softmax: false))
+        #expect(config.moe?.routing == .topKThenSoftmax(softmax: false, multiplyScores: true))
         #expect(config.moe?.scoreScaleFactors == [2, 4])
         #expect(config.moe?.gateNetwork == .linear)
         #expect(config.moe?.expertSizes == [[8, 8, 8, 8], [8, 8, 8, 8]])

@@ -24,6 +24,7 @@ public enum GGUFModelMetadata {
         var pairs: [(String, GGUFValue)] = []
         var resolver = DimensionResolver(values: [:], recipeName: recipe.name)
         for key in recipe.config {
+            guard let ggufKey = key.gguf else { continue }
             var json = hfValue(key.hf)
             if json == nil, let expression = key.defaultFrom {
                 if expression.hasPrefix("tensor:") {
@@ -43,7 +44,7 @@ public enum GGUFModelMetadata {
             guard let value = ConfigValueMapping.ggufValue(json, type: key.type) else {
                 throw ConversionError.invalidConfigValue(path: configPath, field: key.hf, expected: key.type, found: JSONWriter.serialize(json))
             }
-            pairs.append((recipe.ggufKey(key.gguf), value))
+            pairs.append((recipe.ggufKey(ggufKey), value))
             if let int = json.intValue, key.type != "f32", key.type != "f64" { resolver.values[key.hf] = Int(int) }
         }
         if let scaling = hfValue("rope_scaling")?.objectValue {

@@ -29,7 +29,8 @@ public struct GGUFToHuggingFace {
         var json = JSONObject()
         var resolver = DimensionResolver(values: [:], recipeName: recipe.name)
         for key in recipe.config {
-            let ggufKey = recipe.ggufKey(key.gguf)
+            guard let ggufName = key.gguf else { continue }
+            let ggufKey = recipe.ggufKey(ggufName)
             var value: JSONValue?
             if let stored = gguf.metadata[ggufKey] {
                 guard let converted = ConfigValueMapping.jsonValue(stored) else {

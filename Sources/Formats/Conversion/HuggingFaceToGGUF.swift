@@ -125,7 +125,10 @@ public struct HuggingFaceToGGUF {
                 if checkpoint.tensor(named: hfName) != nil { used.insert(hfName) }
                 guard tiedNames.ggufOutputRequired else { continue }
                 // The architecture needs output.weight: write a copy of the embeddings.
-                hfName = recipe.tensors.first { $0.gguf == "token_embd.weight" }?.hf ?? "model.embed_tokens.weight"
+                guard let embedding = recipe.tensors(role: .embedding).first else {
+                    throw ConversionError.missingTensor(path: directory, tensor: "(the recipe's embedding entry)")
+                }
+                hfName = embedding.hf
             }
             guard let tensor = checkpoint.tensor(named: hfName) else {
                 if let value = mapping.synthesize {

@@ -8,8 +8,9 @@ public struct ArchitectureRecipe: Sendable {
     public struct ConfigKey: Sendable {
         /// HF `config.json` field.
         public let hf: String
-        /// GGUF key, with `{arch}` still unresolved.
-        public let gguf: String
+        /// GGUF key, with `{arch}` still unresolved; nil for a field with no llama.cpp key (the recipe's
+        /// architecture has no GGUF form).
+        public let gguf: String?
         /// GGUF value type llama.cpp expects (`u32`, `f32`, …).
         public let type: String
         /// Whether conversion fails when the value is missing and has no default.
@@ -18,6 +19,19 @@ public struct ArchitectureRecipe: Sendable {
         public let defaultValue: JSONValue?
         /// Expression used when the value is missing (e.g. `hidden_size/num_attention_heads`).
         public let defaultFrom: String?
+        /// The typed model-configuration field this key feeds (`field`), nil for keys only conversion copies.
+        public let field: ConfigField?
+    }
+
+    /// The typed hyper-parameters of a LLaMA-family decoder that a recipe's config keys can feed (`field` in a
+    /// `config` entry). Raw values are the recipe spellings.
+    public enum ConfigField: String, Sendable, CaseIterable {
+        case vocabularySize = "vocab_size", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
+        case layerCount = "num_hidden_layers", headCount = "num_attention_heads", kvHeadCount = "num_key_value_heads"
+        case headDim = "head_dim", rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta"
+        case maxPositionEmbeddings = "max_position_embeddings", slidingWindow = "sliding_window"
+        case expertCount = "num_experts", expertsPerToken = "experts_per_token", expertWidth = "expert_width"
+        case sharedExpertWidth = "shared_expert_width"
     }
 
     /// One tensor name pair with its GGUF shape.
@@ -37,8 +51,13 @@ public struct ArchitectureRecipe: Sendable {
         /// GGUF stacks the per-expert HF tensors (`{E}` in the HF name) along a new outermost axis; `ne`'s last
         /// entry is the expert count.
         public let stackExperts: Bool
-        /// What the MoE writer puts here (`moe_role`), nil for tensors copied from the source.
-        public let moeRole: MoERole?
+        /// What the tensor is (`role`): the runtime lays out parameters by role and the MoE writer builds the
+        /// MoE roles; nil for tensors that only conversion copies (LLaMA-MoE's unused `weight_noise`).
+        public let role: TensorRole?
+        /// Other HF names a checkpoint may use for this tensor (`hf_alternatives`; read only).
+        public let hfAlternatives: [String]
+        /// The role when it is one the MoE writer produces, nil for tensors copied from the source.
+        public var moeRole: MoERole? { role.flatMap { MoERole(rawValue: $0.rawValue) } }
         /// Fill value when the source lacks the tensor (`synthesize`: 0 or 1), else nil.
         public let synthesize: Float?
         /// GGUF shape (ne order) when llama.cpp wants a different one than `ne` with the same elements (`gguf_ne`).
@@ -67,7 +86,26 @@ public struct ArchitectureRecipe: Sendable {
         }
     }
 
-    /// The part an MoE writer produces for a tensor entry (`moe_role` in the recipe).
+    /// What a tensor entry holds (`role` in the recipe). Entries of one role may appear more than once as
+    /// alternatives (LLaMA-MoE's router is `gate_network.0` for an MLP gate, `gate_network` for a linear one): a
+    /// checkpoint uses the first whose name it has.
+    public enum TensorRole: String, Sendable, CaseIterable {
+        case embedding, output, outputNorm = "output_norm"
+        case attentionNorm = "attn_norm", ffnNorm = "ffn_norm"
+        case query = "attn_q", key = "attn_k", value = "attn_v", attentionOutput = "attn_output"
+        case queryBias = "attn_q_bias", keyBias = "attn_k_bias", valueBias = "attn_v_bias"
+        case attentionOutputBias = "attn_output_bias"
+        /// RMSNorm weight over q / k: `ne` [q_dim] normalises the whole projection (OLMoE), [head_dim] each head
+        /// (Qwen3).
+        case queryNorm = "attn_q_norm", keyNorm = "attn_k_norm"
+        case router, router2
+        case expertGate = "expert_gate", expertUp = "expert_up", expertDown = "expert_down"
+        case sharedGate = "shared_gate", sharedUp = "shared_up", sharedDown = "shared_down"
+        case sharedExpertGate = "shared_expert_gate"
+        case denseGate = "dense_gate", denseUp = "dense_up", denseDown = "dense_down"
+    }
+
+    /// The roles an MoE writer produces (a subset of `TensorRole` with the same spellings).
     public enum MoERole: String, Sendable, CaseIterable {
         case router, router2
         case expertGate = "expert_gate", expertUp = "expert_up", expertDown = "expert_down"
@@ -80,7 +118,8 @@ public struct ArchitectureRecipe: Sendable {
     public enum MoERouting: String, Sendable {
         /// Softmax over all experts, top-k, divided by their sum (Mixtral; llama.cpp arch llama).
         case softmaxTopKRenormalized = "softmax_topk_renormalized"
-        /// Softmax over all experts, top-k, not renormalised (Qwen2-MoE / OLMoE with norm_topk_prob false).
+        /// Softmax over all experts, top-k, renormalised iff `moe.renormalize_field` is true (Qwen2-MoE / OLMoE
+        /// `norm_topk_prob`, false when written by moekit).
         case softmaxTopK = "softmax_topk"
         /// Top-k logits, softmax over those (LLaMA-MoE v1).
         case topKSoftmax = "topk_softmax"
@@ -107,6 +146,15 @@ public struct ArchitectureRecipe: Sendable {
         /// Boolean field that, false, gives unit routing weights.
         public let unweightedFlagField: String?
         public let routing: MoERouting
+        /// Boolean field that, true, renormalises the top-k weights of `softmax_topk` routing (`norm_topk_prob`).
+        public let renormalizeField: String?
+        /// Boolean field that, false, keeps the raw top-k logits of `topk_softmax` routing (`gate_use_softmax`).
+        public let softmaxField: String?
+        /// String field naming the router network, `mlp` (W2·tanh(W1·x), a `router2` tensor) or `linear`
+        /// (`gate_network`); without it the router is linear.
+        public let gateNetworkField: String?
+        /// Integer field: every n-th layer is sparse (`decoder_sparse_step`); without it every layer is.
+        public let sparseStepField: String?
         /// Fields always written with these values.
         public let configOverrides: JSONObject
     }
@@ -114,6 +162,8 @@ public struct ArchitectureRecipe: Sendable {
     /// Names of the tensor that tied embeddings leave out, and the config flag that records the tie.
     public struct TiedEmbeddings: Sendable {
         public let hfConfigKey: String
+        /// The flag's value when config.json lacks it (transformers' class default).
+        public let hfDefault: Bool
         public let hfOutput: String
         public let ggufOutput: String
         /// GGUF needs `ggufOutput` even when tied (a copy of the embeddings is written).
@@ -133,6 +183,8 @@ public struct ArchitectureRecipe: Sendable {
     public let ggufRequiresKeys: [String]
     /// Why there is no GGUF form of this layout (`gguf.unavailable`), when there is none.
     public let ggufUnavailable: String?
+    /// Whether GGUF files of `ggufArchitecture` may be read as this recipe (`gguf.claims_files`, default true).
+    public let ggufClaimsFiles: Bool
     /// The MoE construction description, for MoE targets.
     public let moe: MoEDescription?
     /// The config field holding the number of experts that `{E}` ranges over, for MoE recipes.
@@ -159,6 +211,12 @@ public struct ArchitectureRecipe: Sendable {
     /// The tensor entry with MoE role `role`, if any.
     public func tensor(role: MoERole) -> TensorMapping? { tensors.first { $0.moeRole == role } }
 
+    /// The tensor entries of `role`, alternatives in recipe order.
+    public func tensors(role: TensorRole) -> [TensorMapping] { tensors.filter { $0.role == role } }
+
+    /// The config entry that feeds `field`, if the recipe has one.
+    public func configKey(_ field: ConfigField) -> ConfigKey? { config.first { $0.field == field } }
+
     /// Resolves `{arch}` in a GGUF key.
     public func ggufKey(_ pattern: String) -> String {
         pattern.replacingOccurrences(of: "{arch}", with: ggufArchitecture)
@@ -177,6 +235,7 @@ extension ArchitectureRecipe {
         ggufArchitecture = json["gguf"]!["architecture"]!.stringValue!
         ggufRequiresKeys = json["gguf"]!["requires_keys"]?.arrayValue?.compactMap(\.stringValue) ?? []
         ggufUnavailable = json["gguf"]!["unavailable"]?.stringValue
+        ggufClaimsFiles = json["gguf"]!["claims_files"]?.boolValue ?? true
         expertCountField = json["expert_count"]?.stringValue
         moe = json["moe"].map { m in
             MoEDescription(
@@ -187,20 +246,24 @@ extension ArchitectureRecipe {
                 denseLayersField: m["dense_layers"]?.stringValue, scoreScaleField: m["score_scale"]?.stringValue,
                 unweightedFlagField: m["unweighted_flag"]?.stringValue,
                 routing: MoERouting(rawValue: m["routing"]!.stringValue!)!,
+                renormalizeField: m["renormalize_field"]?.stringValue, softmaxField: m["softmax_field"]?.stringValue,
+                gateNetworkField: m["gate_network_field"]?.stringValue, sparseStepField: m["sparse_step"]?.stringValue,
                 configOverrides: m["config_overrides"]?.objectValue ?? JSONObject())
         }
         blockCountHF = json["block_count"]!["hf"]!.stringValue!
         blockCountGGUF = json["block_count"]!["gguf"]!.stringValue!
         config = json["config"]!.arrayValue!.map { entry in
             ConfigKey(
-                hf: entry["hf"]!.stringValue!, gguf: entry["gguf"]!.stringValue!, type: entry["type"]!.stringValue!,
+                hf: entry["hf"]!.stringValue!, gguf: entry["gguf"]?.stringValue, type: entry["type"]!.stringValue!,
                 required: entry["required"]?.boolValue ?? false, defaultValue: entry["default"],
-                defaultFrom: entry["default_from"]?.stringValue)
+                defaultFrom: entry["default_from"]?.stringValue,
+                field: entry["field"]?.stringValue.flatMap(ConfigField.init(rawValue:)))
         }
         derived = json["derived"]?.objectValue?.pairs.map { ($0.key, $0.value.stringValue!) } ?? []
         tiedEmbeddings = json["tied_embeddings"].map {
             TiedEmbeddings(
-                hfConfigKey: $0["hf_config_key"]!.stringValue!, hfOutput: $0["hf_output"]!.stringValue!,
+                hfConfigKey: $0["hf_config_key"]!.stringValue!, hfDefault: $0["hf_default"]?.boolValue ?? false,
+                hfOutput: $0["hf_output"]!.stringValue!,
                 ggufOutput: $0["gguf_output"]!.stringValue!,
                 ggufOutputRequired: $0["gguf_output_required"]?.boolValue ?? false)
         }
@@ -211,7 +274,8 @@ extension ArchitectureRecipe {
                 ropePermuteHeads: entry["rope_permute_heads"]?.stringValue,
                 keepF32: entry["keep_f32"]?.boolValue ?? false, optional: entry["optional"]?.boolValue ?? false,
                 stackExperts: entry["stack_experts"]?.boolValue ?? false,
-                moeRole: entry["moe_role"]?.stringValue.flatMap(MoERole.init(rawValue:)),
+                role: entry["role"]?.stringValue.flatMap(TensorRole.init(rawValue:)),
+                hfAlternatives: entry["hf_alternatives"]?.arrayValue?.compactMap(\.stringValue) ?? [],
                 synthesize: entry["synthesize"]?.stringValue.map { $0 == "ones" ? 1 : 0 },
                 ggufNE: entry["gguf_ne"]?.arrayValue?.compactMap(\.stringValue),
                 ggufZeroFill: entry["gguf_zero_fill"]?.doubleValue.map(Float.init))

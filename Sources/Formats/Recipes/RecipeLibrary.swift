@@ -75,7 +75,7 @@ public struct RecipeLibrary: Sendable {
     }
 
     private func recipe(ggufArchitecture: String, hasKey: (String) -> Bool) throws(RecipeError) -> ArchitectureRecipe {
-        let candidates = recipes.values.filter { $0.ggufArchitecture == ggufArchitecture }
+        let candidates = recipes.values.filter { $0.ggufArchitecture == ggufArchitecture && $0.ggufClaimsFiles }
             .filter { recipe in recipe.ggufRequiresKeys.allSatisfy { hasKey(recipe.ggufKey($0)) } }
             .sorted { ($0.ggufRequiresKeys.count, $1.name) > ($1.ggufRequiresKeys.count, $0.name) }
         if let match = candidates.first { return match }

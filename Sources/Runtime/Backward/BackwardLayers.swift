@@ -16,29 +16,6 @@ func embeddingBackward(
     }
 }
 
-/// RMSNorm backward for y = x · r ⊙ w, r = 1/sqrt(mean(x²) + eps) (r as saved by `rmsnormForward`):
-/// dx = r·(dy⊙w) − x · r³/D · Σ_j dy_j w_j x_j, added to `dX`; dw += Σ_rows dy ⊙ x · r.
-/// - Parameters: dX [N, D] (accumulated); dWeight [D] (accumulated, nil to skip); dOut, x [N, D]; reciprocalRMS [N].
-func rmsnormBackward(
-    dX: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
-    x: UnsafePointer<Float>, reciprocalRMS: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int, width: Int
-) {
-    let inverseWidth = 1 / Float(width)
-    for n in 0..<rows {
-        let dy = dOut + n &* width
-        let row = x + n &* width
-        let dx = dX + n &* width
-        let r = reciprocalRMS[n]
-        var dot: Float = 0
-        for i in 0..<width { dot += dy[i] * weight[i] * row[i] }
-        let coefficient = dot * r * r * r * inverseWidth
-        for i in 0..<width { dx[i] += r * dy[i] * weight[i] - coefficient * row[i] }
-        if let dWeight {
-            for i in 0..<width { dWeight[i] += dy[i] * row[i] * r }
-        }
-    }
-}
-
 /// Backward of `linearForward` (y = x · Wᵀ, W [out, in]) through BLAS:
 /// dX (+)= dY · W and dW += dYᵀ · X. With `Parallel.width > 1` and enough rows, dX is split by rows and dW by output
 /// features (disjoint writes, each chunk one single-threaded sgemm).

@@ -74,9 +74,6 @@ extension LanguageModel {
     func checkBackwardSupport() throws {
         for (l, p) in parameters.layout.layers.enumerated() {
             guard case .dense = p.ffn else { throw RuntimeError.unsupported("backward: MoE layers are not supported yet (layer \(l))") }
-            guard p.qNorm == nil, p.kNorm == nil else {
-                throw RuntimeError.unsupported("backward: q_norm/k_norm are not supported yet (layer \(l))")
-            }
         }
     }
 
@@ -193,6 +190,20 @@ extension LanguageModel {
             ropeBackward(
                 dX: bw.dQKV + qW, rows: N, heads: Hkv, headDim: hd, positions: ws.positions, cos: ws.ropeCos,
                 sin: ws.ropeSin, stride: qkvW)
+            // q / k norms (before RoPE in the forward): dQKV's q and k columns become gradients of the raw projection.
+            let perHead = c.queryKeyNorm == .head
+            if let qNorm = p.qNorm {
+                groupedRMSNormBackward(
+                    dX: bw.dQKV, dWeight: grad(qNorm), saved: ws.queryKeyPreNorm(l), reciprocalRMS: ws.queryKeyRRMS(l),
+                    weight: w + qNorm.offset, scratch: bw.dAttention, rows: N, groups: perHead ? H : 1,
+                    groupWidth: perHead ? hd : qW, stride: qkvW)
+            }
+            if let kNorm = p.kNorm {
+                groupedRMSNormBackward(
+                    dX: bw.dQKV + qW, dWeight: grad(kNorm), saved: ws.queryKeyPreNorm(l) + N * qW,
+                    reciprocalRMS: ws.queryKeyRRMS(l) + N * H, weight: w + kNorm.offset, scratch: bw.dAttention, rows: N,
+                    groups: perHead ? Hkv : 1, groupWidth: perHead ? hd : kvW, stride: qkvW)
+            }
             if let dBias = grad(p.qBias) { biasBackward(dBias: dBias, dOut: bw.dQKV, rows: N, width: qW, stride: qkvW) }
             if let dBias = grad(p.kBias) { biasBackward(dBias: dBias, dOut: bw.dQKV + qW, rows: N, width: kvW, stride: qkvW) }
             if let dBias = grad(p.vBias) {
