@@ -92,7 +92,7 @@ struct SourceFamilyTests {
     @Test(
         "HF → GGUF → HF keeps the logits",
         .enabled(if: hasBinary, "needs .build/release/moekit (swift build -c release --product moekit)"),
-        arguments: ["tiny_mistral", "tiny_qwen2", "tiny_qwen3"])
+        arguments: ["tiny_mistral", "tiny_qwen2", "tiny_qwen3", "tiny_llama3"])
     func convertRoundTrip(name: String) throws {
         Matmul.useSingleThreadedBLAS()
         let tmp = TemporaryDirectory()
