@@ -75,9 +75,6 @@ extension LanguageModel {
             }
         }
     }
-
-    /// Throws unless every layer is one the backward pass handles.
-    func checkBackwardSupport() throws { try decoder.checkBackwardSupport() }
 }
 
 extension Decoder {
@@ -98,7 +95,7 @@ extension Decoder {
     }
 
     /// Throws unless every layer is one the backward pass handles.
-    func checkBackwardSupport() throws {
+    public func checkBackwardSupport() throws {
         for (l, p) in layout.layers.enumerated() {
             guard case .dense = p.ffn else { throw RuntimeError.unsupported("backward: MoE layers are not supported yet (layer \(l))") }
         }
