@@ -14,7 +14,7 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
     case contextOverflow(needed: Int, capacity: Int)
     /// An empty input where at least one token is needed.
     case emptyInput(String)
-    /// A model feature an operation does not handle (e.g. the backward pass over MoE layers).
+    /// A model feature an operation does not handle (e.g. a training forward on an inference workspace).
     case unsupported(String)
 
     public var description: String {

@@ -5,7 +5,7 @@ import TensorCore
 import TestSupport
 import Testing
 
-/// A plain, loop-by-loop Double-precision dense LLaMA forward pass plus next-token cross-entropy, written
+/// A plain, loop-by-loop Double-precision LLaMA-family forward pass (dense and MoE FFNs) plus next-token cross-entropy, written
 /// independently of the runtime's kernels: the function the finite-difference checks differentiate.
 struct ReferenceLlama {
     let config: ModelConfig
@@ -21,7 +21,7 @@ struct ReferenceLlama {
         _ p: [Double], _ sequences: [[Int32]], reduction: LossReduction = .tokenMean, nudge: ActivationNudge? = nil
     ) -> Double {
         let c = config
-        let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim, F = c.intermediateSize
+        let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim
         let V = c.vocabularySize, group = H / Hkv
         let predicted = sequences.reduce(0) { $0 + $1.count - 1 }
         func linear(_ x: [Double], _ s: ParameterSlice, _ bias: ParameterSlice?) -> [Double] {
@@ -59,13 +59,53 @@ struct ReferenceLlama {
                 }
             }
         }
+        func swiglu(_ h: [Double], _ f: FeedForwardParameters) -> [Double] {
+            let gate = linear(h, f.gate, nil), up = linear(h, f.up, nil)
+            return linear((0..<f.width).map { gate[$0] / (1 + exp(-gate[$0])) * up[$0] }, f.down, nil)
+        }
+        /// An MoE FFN as the model cards define it: router (linear, or LLaMA-MoE's W2·tanh(W1·x)), top-K by logit
+        /// (ties: lower index), weights per the routing, Σ w·expert(x) plus the shared expert times σ(u·x).
+        func moeFFN(_ h: [Double], _ m: MoEParameters, layer l: Int) -> [Double] {
+            let moe = c.moe!, K = moe.expertsPerToken
+            let z = m.router2.map { linear(linear(h, m.router, nil).map { tanh($0) }, $0, nil) } ?? linear(h, m.router, nil)
+            var selected: [Int] = []
+            for _ in 0..<K {
+                var best = -1
+                for e in z.indices where !selected.contains(e) && (best < 0 || z[e] > z[best]) { best = e }
+                selected.append(best)
+            }
+            func softmax(_ v: [Double]) -> [Double] {
+                let top = v.max()!, ex = v.map { exp($0 - top) }, sum = ex.reduce(0, +)
+                return ex.map { $0 / sum }
+            }
+            var weights: [Double]
+            switch moe.routing {
+            case .softmaxThenTopK(let renormalize):
+                let p = softmax(z)
+                weights = selected.map { p[$0] }
+                if renormalize { let sum = weights.reduce(0, +); weights = weights.map { $0 / sum } }
+            case .topKThenSoftmax(let useSoftmax, let multiplyScores):
+                let q = useSoftmax ? softmax(selected.map { z[$0] }) : selected.map { z[$0] }
+                weights = multiplyScores ? q.map { $0 * Double(moe.scoreScaleFactors[l]) } : q.map { _ in 1 }
+            }
+            var y = [Double](repeating: 0, count: D)
+            for (k, e) in selected.enumerated() {
+                let ye = swiglu(h, m.experts[e])
+                for i in 0..<D { y[i] += weights[k] * ye[i] }
+            }
+            if let shared = m.shared {
+                let ys = swiglu(h, shared)
+                let g = m.sharedGate.map { 1 / (1 + exp(-linear(h, $0, nil)[0])) } ?? 1
+                for i in 0..<D { y[i] += g * ys[i] }
+            }
+            return y
+        }
         var total = 0.0
         var rowBase = 0
         for tokens in sequences {
             let T = tokens.count
             var xs = tokens.map { t in (0..<D).map { p[layout.embedding.offset + Int(t) * D + $0] } }
             for (l, lp) in layout.layers.enumerated() {
-                guard case .dense(let f) = lp.ffn else { fatalError("dense only") }
                 var qs: [[Double]] = [], ks: [[Double]] = [], vs: [[Double]] = []
                 for t in 0..<T {
                     let h = rmsnorm(xs[t], lp.inputNorm)
@@ -93,10 +133,16 @@ struct ReferenceLlama {
                 }
                 for t in 0..<T {
                     let h = rmsnorm(xs[t], lp.postAttentionNorm)
-                    let gate = linear(h, f.gate, nil), up = linear(h, f.up, nil)
-                    var a = (0..<F).map { gate[$0] / (1 + exp(-gate[$0])) * up[$0] }
-                    if let nudge, nudge.layer == l, nudge.row == rowBase + t { a[nudge.neuron] += nudge.delta }
-                    let y = linear(a, f.down, nil)
+                    let y: [Double]
+                    switch lp.ffn {
+                    case .dense(let f):
+                        let gate = linear(h, f.gate, nil), up = linear(h, f.up, nil)
+                        var a = (0..<f.width).map { gate[$0] / (1 + exp(-gate[$0])) * up[$0] }
+                        if let nudge, nudge.layer == l, nudge.row == rowBase + t { a[nudge.neuron] += nudge.delta }
+                        y = linear(a, f.down, nil)
+                    case .moe(let m):
+                        y = moeFFN(h, m, layer: l)
+                    }
                     for i in 0..<D { xs[t][i] += y[i] }
                 }
             }

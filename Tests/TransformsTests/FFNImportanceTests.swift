@@ -73,7 +73,7 @@ struct BackwardImportanceTests {
             """))
         let layout = ParameterLayout(config: config) { $0.contains("block_sparse_moe") }
         let model = LanguageModel(config: config, parameters: ModelParameters(layout: layout))
-        #expect(throws: RuntimeError.unsupported("backward: MoE layers are not supported yet (layer 0)")) {
+        #expect(throws: RuntimeError.unsupported("FFN importance: layer 0 is an MoE layer (importance scores a dense model's FFN neurons)")) {
             try FFNImportance.ffnImportance(model: model, sequences: [[1, 2, 3]])
         }
     }

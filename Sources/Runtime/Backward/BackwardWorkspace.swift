@@ -22,6 +22,8 @@ public final class BackwardWorkspace {
     let dAct: UnsafeMutablePointer<Float>           // [N, F]
     let attentionScratch: UnsafeMutablePointer<Float> // [Hkv, 2, blockRows, context]
     let rowWeights: UnsafeMutablePointer<Float>     // [N], loss weight of each position (0: no next token)
+    /// MoE layers' backward scratch (empty for dense models).
+    let moe: MoEGradientScratch
     let targets: UnsafeMutablePointer<Int32>        // [N], next token of each position
 
     /// Allocates a workspace for `config`, for calls of up to `rows` tokens in sequences of up to `context` tokens.
@@ -46,6 +48,15 @@ public final class BackwardWorkspace {
         dAct = floats(N * F)
         attentionScratch = floats(c.kvHeadCount * 2 * Workspace.blockRows * self.context)
         rowWeights = floats(N)
+        let table = forward.table
+        let moeConfig = c.moe
+        let sparse = moeConfig.map { m in (0..<c.layerCount).contains { m.sparseLayers[$0] } } ?? false
+        let E = sparse ? moeConfig!.expertCount : 0, K = sparse ? moeConfig!.expertsPerToken : 0
+        let Fe = table.expertWidth, Fs = sparse ? moeConfig!.sharedExpertSize ?? 0 : 0
+        moe = MoEGradientScratch(
+            slotGradient: floats(N * K * D), dAct: floats(N * K * Fe), dGateUp: floats(N * K * 2 * Fe), dWeights: floats(N * K),
+            dLogits: floats(N * E), dHidden: floats(N * E), sharedGradient: floats(Fs > 0 ? N * D : 0),
+            sharedDAct: floats(N * Fs), sharedDGateUp: floats(N * 2 * Fs))
         targets = UnsafeMutablePointer<Int32>.allocate(capacity: N)
         targets.initialize(repeating: 0, count: N)
         buffers = list

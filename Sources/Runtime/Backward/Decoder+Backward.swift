@@ -28,9 +28,12 @@ extension LanguageModel {
     /// `parameters.values` (an optimizer can walk both buffers with one loop).
     ///
     /// Each sequence (at least 2 tokens, starting at position 0) predicts tokens 1 … T−1; the loss is averaged as
-    /// `reduction` says. Dense LLaMA layers only (RMSNorm, fused q|k|v with or without biases, RoPE, causal GQA,
-    /// o_proj, SwiGLU FFN; tied or untied LM head). Call `Matmul.useSingleThreadedBLAS()` first: work is split with
-    /// `Parallel` and must not nest around a multithreaded BLAS.
+    /// `reduction` says. Every layer the runtime runs: RMSNorm, fused q|k|v with or without biases, q/k RMSNorm (per
+    /// head or whole projection), RoPE, causal GQA, o_proj, dense SwiGLU FFN or MoE (every routing, linear or MLP
+    /// router, experts of different widths, shared expert with its sigmoid gate: gradients of the routing weights
+    /// flow to the router, the top-k selection itself is piecewise constant); tied or untied LM head. Call
+    /// `Matmul.useSingleThreadedBLAS()` first: work is split with `Parallel` and must not nest around a multithreaded
+    /// BLAS.
     ///
     /// - Parameters:
     ///   - sequences: token ids, all sequences processed as one batch.
@@ -38,9 +41,9 @@ extension LanguageModel {
     ///     it for gradient accumulation); an empty array is replaced by zeros first.
     ///   - reduction: how position losses are averaged.
     ///   - workspace: scratch for at least Σ T rows and max T context; nil allocates one for this call.
-    ///   - activationGradients: called once per layer (last layer first) with a and ∂L/∂a of its FFN.
+    ///   - activationGradients: called once per dense layer (last layer first) with a and ∂L/∂a of its FFN.
     /// - Returns: the loss.
-    /// - Throws: `RuntimeError.unsupported` for MoE layers or q/k norms, `.emptyInput` for no sequence or one shorter
+    /// - Throws: `.emptyInput` for no sequence or one shorter
     ///   than 2 tokens, `.tokenOutOfRange`, `.contextOverflow` when `workspace` is too small, `.shapeMismatch` for a
     ///   gradient buffer of the wrong size.
     public func lossAndGradients(
@@ -94,12 +97,6 @@ extension Decoder {
             workspace: workspace, activationGradients: nil)
     }
 
-    /// Throws unless every layer is one the backward pass handles.
-    public func checkBackwardSupport() throws {
-        for (l, p) in layout.layers.enumerated() {
-            guard case .dense = p.ffn else { throw RuntimeError.unsupported("backward: MoE layers are not supported yet (layer \(l))") }
-        }
-    }
 
     /// Forward with every activation kept, fused LM head + cross-entropy, then the layers walked back.
     func backwardPass(
@@ -107,7 +104,6 @@ extension Decoder {
         gradients g: UnsafeMutablePointer<Float>?,
         workspace: BackwardWorkspace?, activationGradients observe: ((FFNActivationGradient) -> Void)?
     ) throws -> Float {
-        try checkBackwardSupport()
         guard !sequences.isEmpty else { throw RuntimeError.emptyInput("backward: no sequences") }
         for s in sequences where s.count < 2 {
             throw RuntimeError.emptyInput("backward: a sequence of \(s.count) token(s) predicts nothing (2 needed)")
@@ -146,7 +142,7 @@ extension Decoder {
         observe: ((FFNActivationGradient) -> Void)?
     ) -> Double {
         let c = config, ws = bw.forward
-        let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim, F = c.intermediateSize
+        let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim
         let qW = H * hd, kvW = Hkv * hd, qkvW = qW + 2 * kvW
         func grad(_ slice: ParameterSlice?) -> UnsafeMutablePointer<Float>? {
             guard let g, let slice else { return nil }
@@ -168,24 +164,38 @@ extension Decoder {
             dX: dRes, dWeight: grad(layout.finalNorm), dOut: bw.dNorm, x: last, reciprocalRMS: ws.finalRRMS,
             weight: w + layout.finalNorm.offset, rows: N, width: D)
 
-        for l in stride(from: c.layerCount - 1, through: 0, by: -1) {
+        layers: for l in stride(from: c.layerCount - 1, through: 0, by: -1) {
             let p = layout.layers[l]
-            guard case .dense(let f) = p.ffn else { preconditionFailure("checked by checkBackwardSupport") }
-            // FFN block: next = mid + down(swiglu(gateUp(rmsnorm(mid)))); dRes holds ∂L/∂next = ∂L/∂(FFN output).
-            let act = ws.act(l), gateUp = ws.gateUp(l)
-            linearBackward(
-                dX: bw.dAct, dWeight: grad(f.down), dOut: dRes, x: act, weight: w + f.down.offset, rows: N, inFeatures: F,
-                outFeatures: D)
-            if let observe {
-                observe(FFNActivationGradient(
-                    layer: l, rows: N, width: F, activation: UnsafeBufferPointer(start: act, count: N * F),
-                    gradient: UnsafeBufferPointer(start: bw.dAct, count: N * F)))
+            // FFN block: next = mid + ffn(rmsnorm(mid)); dRes holds ∂L/∂next = ∂L/∂(FFN output). bw.dNorm gets
+            // ∂L/∂(FFN input).
+            switch p.ffn {
+            case .dense(let f):
+                let F = f.width
+                let act = ws.act(l), gateUp = ws.gateUp(l)
+                linearBackward(
+                    dX: bw.dAct, dWeight: grad(f.down), dOut: dRes, x: act, weight: w + f.down.offset, rows: N, inFeatures: F,
+                    outFeatures: D)
+                if let observe {
+                    observe(FFNActivationGradient(
+                        layer: l, rows: N, width: F, activation: UnsafeBufferPointer(start: act, count: N * F),
+                        gradient: UnsafeBufferPointer(start: bw.dAct, count: N * F)))
+                }
+                if g == nil && l == 0 { break layers }  // activation gradients only: nothing below layer 0's FFN is needed
+                swigluBackward(dGateUp: bw.dGateUp, dAct: bw.dAct, gateUp: gateUp, rows: N, width: F)
+                linearBackward(
+                    dX: bw.dNorm, dWeight: grad(f.gate), dOut: bw.dGateUp, x: ws.norm2(l), weight: w + f.gate.offset, rows: N,
+                    inFeatures: D, outFeatures: 2 * F)
+            case .moe(let m):
+                let moe = c.moe!, a = ws.moe(l), x = ws.norm2(l)
+                bw.dNorm.update(repeating: 0, count: N * D)
+                expertsBackward(
+                    a, bw.moe, dX: bw.dNorm, dOut: dRes, x: x, rows: N, width: D, perToken: moe.expertsPerToken, p: m,
+                    parameters: w, gradients: g)
+                routerBackward(
+                    a, dWeights: bw.moe.dWeights, dLogits: bw.moe.dLogits, dHidden: bw.moe.dHidden, dX: bw.dNorm, x: x, rows: N,
+                    width: D, experts: moe.expertCount, perToken: moe.expertsPerToken, p: m, parameters: w, gradients: g,
+                    routing: moe.routing, scale: moe.scoreScaleFactors[l])
             }
-            if g == nil && l == 0 { break }  // activation gradients only: nothing below layer 0's FFN is needed
-            swigluBackward(dGateUp: bw.dGateUp, dAct: bw.dAct, gateUp: gateUp, rows: N, width: F)
-            linearBackward(
-                dX: bw.dNorm, dWeight: grad(f.gate), dOut: bw.dGateUp, x: ws.norm2(l), weight: w + f.gate.offset, rows: N,
-                inFeatures: D, outFeatures: 2 * F)
             rmsnormBackward(
                 dX: dRes, dWeight: grad(p.postAttentionNorm), dOut: bw.dNorm, x: ws.residual(2 * l + 1),
                 reciprocalRMS: ws.rrms2(l), weight: w + p.postAttentionNorm.offset, rows: N, width: D)

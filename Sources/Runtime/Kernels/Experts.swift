@@ -97,3 +97,94 @@ package func expertsForward(
         }
     }
 }
+
+/// Scratch of one MoE layer's backward (reused by every layer): per grouped slot the weighted output gradient and
+/// then the input gradient [N·K, D], the activation and gate | up gradients; per (token, k) the routing-weight
+/// gradient [N·K]; the shared expert's output gradient [N, D] and its activation / gate | up gradients.
+package struct MoEGradientScratch {
+    package let slotGradient: UnsafeMutablePointer<Float>
+    package let dAct: UnsafeMutablePointer<Float>
+    package let dGateUp: UnsafeMutablePointer<Float>
+    package let dWeights: UnsafeMutablePointer<Float>
+    package let dLogits: UnsafeMutablePointer<Float>
+    package let dHidden: UnsafeMutablePointer<Float>
+    package let sharedGradient: UnsafeMutablePointer<Float>
+    package let sharedDAct: UnsafeMutablePointer<Float>
+    package let sharedDGateUp: UnsafeMutablePointer<Float>
+}
+
+/// Backward of `expertsForward` from dOut [N, D] (gradient of the layer's FFN output): adds ∂L/∂x through every
+/// expert and the shared expert to dX [N, D], the expert weight gradients to `gradients`, and writes the gradient of
+/// each routing weight to `s.dWeights` [N, K] (same (token, k) order as `a.selected`) for `routerBackward`.
+///
+/// Per expert, the gradient rows are gathered (weight · dOut of its tokens), the expert's FFN backward runs as
+/// GEMMs over its tokens, and the input gradients are scattered back; dw = dOut · y with y the unweighted expert
+/// output kept by the forward.
+package func expertsBackward(
+    _ a: MoEActivations, _ s: MoEGradientScratch, dX: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+    x: UnsafePointer<Float>, rows N: Int, width D: Int, perToken K: Int, p: MoEParameters, parameters w: UnsafePointer<Float>,
+    gradients g: UnsafeMutablePointer<Float>?
+) {
+    let E = p.experts.count, Fe = a.expertWidth
+    // Routing-weight gradient of every grouped slot: dOut_n · y_slot (in dWeights' slot order first).
+    for e in 0..<E {
+        let first = Int(a.offsets[e]), count = Int(a.offsets[e + 1]) - first
+        guard count > 0 else { continue }
+        let slots = s.slotGradient + first * D
+        for i in 0..<count {
+            let n = Int(a.rows[first + i])
+            let dy = dOut + n * D, y = a.outputs + (first + i) * D, weight = a.rowWeights[first + i]
+            var dot: Float = 0
+            for j in 0..<D { dot += dy[j] * y[j] }
+            s.dWeights[first + i] = dot
+            let dst = slots + i * D
+            for j in 0..<D { dst[j] = weight * dy[j] }
+        }
+        // Expert FFN backward over its tokens; its input gradient overwrites the gathered rows.
+        feedForwardBackward(
+            dX: slots, accumulateInput: false, dOut: slots, x: a.inputs + first * D, rows: count, width: D,
+            p: p.experts[e], weights: w, gradients: g, gateUp: a.gateUp + first * 2 * Fe, act: a.act + first * Fe,
+            dGateUp: s.dGateUp + first * 2 * Fe, dAct: s.dAct + first * Fe)
+        for i in 0..<count {
+            let dst = dX + Int(a.rows[first + i]) * D, src = slots + i * D
+            for j in 0..<D { dst[j] += src[j] }
+        }
+    }
+    // Slot order → (token, k) order: the dispatch assigned slots in (token, k) order within each expert.
+    for e in 0..<E { a.cursor[e] = 0 }
+    for n in 0..<N {
+        for k in 0..<K {
+            let e = Int(a.selected[n * K + k])
+            let slot = Int(a.offsets[e] + a.cursor[e])
+            a.cursor[e] += 1
+            s.dLogits[n * K + k] = s.dWeights[slot]  // dLogits as [N, K] staging (it holds [N, E] ≥ [N, K] floats)
+        }
+    }
+    s.dWeights.update(from: s.dLogits, count: N * K)
+    if let shared = p.shared {
+        // out += σ(u·x) · y_shared: dy = σ · dOut; du·x gradient dσ = dOut · y_shared, dz = dσ · σ(1 − σ).
+        for n in 0..<N {
+            let dy = dOut + n * D, y = a.sharedOutput + n * D, dst = s.sharedGradient + n * D
+            guard let gate = p.sharedGate else {
+                dst.update(from: dy, count: D)
+                continue
+            }
+            let sigma = sigmoid(a.sharedGateLogit[n])  // as the forward computed it
+            var dot: Float = 0
+            for j in 0..<D {
+                dot += dy[j] * y[j]
+                dst[j] = sigma * dy[j]
+            }
+            let dz = dot * sigma * (1 - sigma)
+            let u = w + gate.offset, xn = x + n * D, dxn = dX + n * D
+            for j in 0..<D { dxn[j] += dz * u[j] }
+            if let g {
+                let du = g + gate.offset
+                for j in 0..<D { du[j] += dz * xn[j] }
+            }
+        }
+        feedForwardBackward(
+            dX: dX, accumulateInput: true, dOut: s.sharedGradient, x: x, rows: N, width: D, p: shared, weights: w,
+            gradients: g, gateUp: a.sharedGateUp, act: a.sharedAct, dGateUp: s.sharedDGateUp, dAct: s.sharedDAct)
+    }
+}

@@ -69,3 +69,65 @@ package func routerForward(
             weights: a.weights + n * K, probabilities: a.probabilities + n * E)
     }
 }
+
+/// Backward of `routerForward`: from the routing-weight gradients dWeights [N, K] to the logits (the top-K
+/// selection is piecewise constant and passes no gradient), then through the router into dX [N, D] (added) and the
+/// router weights (added to `gradients`).
+///
+/// Logit gradients per routing:
+/// - softmax → top-K, not renormalised: w_k = p_{s_k}, so dz = p ⊙ (dp − ⟨p, dp⟩) with dp scattered from dw;
+/// - softmax → top-K, renormalised: w = softmax(z_S) over the selected logits, dz_S = w ⊙ (dw − ⟨w, dw⟩), 0 elsewhere;
+/// - top-K → softmax × scale: q = softmax(z_S), w = scale·q: dz_S = q ⊙ (scale·dw − ⟨q, scale·dw⟩);
+///   without softmax w = scale·z_S: dz_S = scale·dw; with `multiplyScores` false the weights are constant 1.
+/// - Parameters: `scratch` holds dLogits [N, E] and, for the MLP gate, dHidden [N, E].
+package func routerBackward(
+    _ a: MoEActivations, dWeights: UnsafePointer<Float>, dLogits: UnsafeMutablePointer<Float>, dHidden: UnsafeMutablePointer<Float>,
+    dX: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows N: Int, width D: Int, experts E: Int, perToken K: Int,
+    p: MoEParameters, parameters w: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>?, routing: ExpertRouting,
+    scale: Float
+) {
+    for n in 0..<N {
+        let dz = dLogits + n * E, dw = dWeights + n * K, sel = a.selected + n * K
+        dz.update(repeating: 0, count: E)
+        switch routing {
+        case .softmaxThenTopK(let renormalize):
+            if renormalize {
+                let wt = a.weights + n * K
+                var inner: Float = 0
+                for k in 0..<K { inner += wt[k] * dw[k] }
+                for k in 0..<K { dz[Int(sel[k])] = wt[k] * (dw[k] - inner) }
+            } else {
+                let prob = a.probabilities + n * E
+                var inner: Float = 0
+                for k in 0..<K { inner += prob[Int(sel[k])] * dw[k] }
+                for e in 0..<E { dz[e] = -prob[e] * inner }
+                for k in 0..<K { dz[Int(sel[k])] += prob[Int(sel[k])] * dw[k] }
+            }
+        case .topKThenSoftmax(let softmax, let multiplyScores):
+            guard multiplyScores else { continue }
+            if softmax {
+                // probabilities holds q at the selected experts.
+                let prob = a.probabilities + n * E
+                var inner: Float = 0
+                for k in 0..<K { inner += prob[Int(sel[k])] * scale * dw[k] }
+                for k in 0..<K { dz[Int(sel[k])] = prob[Int(sel[k])] * (scale * dw[k] - inner) }
+            } else {
+                for k in 0..<K { dz[Int(sel[k])] = scale * dw[k] }
+            }
+        }
+    }
+    if let second = p.router2 {
+        // z = W2 · h, h = tanh(W1 · x).
+        linearBackward(
+            dX: dHidden, dWeight: g.map { $0 + second.offset }, dOut: dLogits, x: a.routerHidden, weight: w + second.offset,
+            rows: N, inFeatures: E, outFeatures: E)
+        for i in 0..<(N * E) { dHidden[i] *= 1 - a.routerHidden[i] * a.routerHidden[i] }
+        linearBackward(
+            dX: dX, dWeight: g.map { $0 + p.router.offset }, dOut: dHidden, x: x, weight: w + p.router.offset, rows: N,
+            inFeatures: D, outFeatures: E, accumulateInput: true)
+    } else {
+        linearBackward(
+            dX: dX, dWeight: g.map { $0 + p.router.offset }, dOut: dLogits, x: x, weight: w + p.router.offset, rows: N,
+            inFeatures: D, outFeatures: E, accumulateInput: true)
+    }
+}

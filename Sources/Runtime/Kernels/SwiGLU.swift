@@ -51,3 +51,23 @@ package func feedForward(
         out: out, x: act, weight: w + p.down.offset, bias: nil, rows: rows, inFeatures: F, outFeatures: D,
         accumulate: accumulate)
 }
+
+/// Backward of `feedForward` from dOut [N, D] (the gradient of its output): dX (+)= ∂L/∂x, and the gate | up and
+/// down weight gradients added at their offsets in `gradients` (nil: input gradient only).
+/// - Parameters: x, gateUp, act: what the forward left ([N, D], [N, 2F], [N, F]); dGateUp [N, 2F] and dAct [N, F]
+///   scratch; dX [N, D] overwritten unless `accumulateInput`.
+package func feedForwardBackward(
+    dX: UnsafeMutablePointer<Float>, accumulateInput: Bool, dOut: UnsafePointer<Float>, x: UnsafePointer<Float>,
+    rows: Int, width D: Int, p: FeedForwardParameters, weights w: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>?,
+    gateUp: UnsafePointer<Float>, act: UnsafePointer<Float>, dGateUp: UnsafeMutablePointer<Float>, dAct: UnsafeMutablePointer<Float>
+) {
+    let F = p.width
+    linearBackward(
+        dX: dAct, dWeight: g.map { $0 + p.down.offset }, dOut: dOut, x: act, weight: w + p.down.offset, rows: rows,
+        inFeatures: F, outFeatures: D)
+    swigluBackward(dGateUp: dGateUp, dAct: dAct, gateUp: gateUp, rows: rows, width: F)
+    // gate and up are adjacent: one [2F, D] weight.
+    linearBackward(
+        dX: dX, dWeight: g.map { $0 + p.gate.offset }, dOut: dGateUp, x: x, weight: w + p.gate.offset, rows: rows,
+        inFeatures: D, outFeatures: 2 * F, accumulateInput: accumulateInput)
+}

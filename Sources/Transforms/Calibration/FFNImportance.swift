@@ -18,7 +18,11 @@ public enum FFNImportance {
     /// - Returns: [L][F] scores.
     /// - Throws: as `LanguageModel.lossAndGradients`.
     public static func ffnImportance(model: LanguageModel, sequences: [[Int32]], batchTokens: Int = 2048) throws -> [[Float]] {
-        try model.decoder.checkBackwardSupport()
+        for (l, layer) in model.parameters.layout.layers.enumerated() {
+            guard case .dense = layer.ffn else {
+                throw RuntimeError.unsupported("FFN importance: layer \(l) is an MoE layer (importance scores a dense model's FFN neurons)")
+            }
+        }
         guard !sequences.isEmpty else { throw RuntimeError.emptyInput("importance: no sequences") }
         let L = model.config.layerCount, F = model.config.intermediateSize
         var batches: [[[Int32]]] = [[]]
