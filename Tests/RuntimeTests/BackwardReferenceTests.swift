@@ -18,7 +18,8 @@ struct ReferenceLlama {
 
     /// The loss of `sequences` under `parameters` (a flat buffer in `layout`).
     func loss(
-        _ p: [Double], _ sequences: [[Int32]], reduction: LossReduction = .tokenMean, nudge: ActivationNudge? = nil
+        _ p: [Double], _ sequences: [[Int32]], reduction: LossReduction = .tokenMean, nudge: ActivationNudge? = nil,
+        routerLosses: RouterLossOptions = RouterLossOptions()
     ) -> Double {
         let c = config
         let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim
@@ -65,6 +66,9 @@ struct ReferenceLlama {
         }
         /// An MoE FFN as the model cards define it: router (linear, or LLaMA-MoE's W2·tanh(W1·x)), top-K by logit
         /// (ties: lower index), weights per the routing, Σ w·expert(x) plus the shared expert times σ(u·x).
+        // Router statistics per layer for the auxiliary losses: assignments per expert, Σ softmax, Σ logsumexp².
+        let E = c.moe?.expertCount ?? 0
+        var counts = [Int: [Double]](), probabilitySums = [Int: [Double]](), squaredLSE = [Int: Double]()
         func moeFFN(_ h: [Double], _ m: MoEParameters, layer l: Int) -> [Double] {
             let moe = c.moe!, K = moe.expertsPerToken
             let z = m.router2.map { linear(linear(h, m.router, nil).map { tanh($0) }, $0, nil) } ?? linear(h, m.router, nil)
@@ -74,6 +78,11 @@ struct ReferenceLlama {
                 for e in z.indices where !selected.contains(e) && (best < 0 || z[e] > z[best]) { best = e }
                 selected.append(best)
             }
+            let top = z.max()!
+            let lse = top + log(z.reduce(0) { $0 + exp($1 - top) })
+            for e in selected { counts[l, default: [Double](repeating: 0, count: E)][e] += 1 }
+            for e in 0..<E { probabilitySums[l, default: [Double](repeating: 0, count: E)][e] += exp(z[e] - lse) }
+            squaredLSE[l, default: 0] += lse * lse
             func softmax(_ v: [Double]) -> [Double] {
                 let top = v.max()!, ex = v.map { exp($0 - top) }, sum = ex.reduce(0, +)
                 return ex.map { $0 / sum }
@@ -160,6 +169,25 @@ struct ReferenceLlama {
             rowBase += T
         }
         _ = V
+        // Auxiliary losses, straight from their definitions (N = all rows of the batch, S = MoE layers).
+        let S = Double(counts.count), N = Double(rowBase), K = Double(c.moe?.expertsPerToken ?? 0)
+        if S > 0 && (routerLosses.loadBalancing != 0 || routerLosses.zLoss != 0) {
+            var lb = 0.0
+            switch routerLosses.loadBalancingStyle {
+            case .hf:
+                for e in 0..<E {
+                    let f = counts.values.reduce(0) { $0 + $1[e] } / (S * N)
+                    let prob = probabilitySums.values.reduce(0) { $0 + $1[e] } / (S * N)
+                    lb += Double(E) * f * prob
+                }
+            case .megablocks:
+                for (l, layerCounts) in counts {
+                    for e in 0..<E { lb += Double(E) / K * (layerCounts[e] / N) * (probabilitySums[l]![e] / N) / S }
+                }
+            }
+            let zLoss = squaredLSE.values.reduce(0, +) / (S * N)
+            total += Double(routerLosses.loadBalancing) * lb + Double(routerLosses.zLoss) * zLoss
+        }
         return total
     }
 }

@@ -107,7 +107,7 @@ struct DecoderTests {
         let parameters = ParameterBuffer(copying: model.parameters)
         let gradients = ParameterBuffer(layout: decoder.layout)
         let workspace = BackwardWorkspace(config: model.config, rows: N, context: tokens.count)
-        let loss0 = try decoder.lossAndGradients(sequences, parameters: parameters, gradients: gradients, workspace: workspace)
+        let loss0 = try decoder.lossAndGradients(sequences, parameters: parameters, gradients: gradients, workspace: workspace).total
         // Same loss and gradients as the model's own entry point (an independent buffer).
         var reference: [Float] = []
         let referenceLoss = try model.lossAndGradients(sequences, gradients: &reference)
@@ -119,7 +119,7 @@ struct DecoderTests {
             gradients.withUnsafeBufferPointer { g in for i in 0..<p.count { p[i] -= lr * g[i] } }
         }
         gradients.zero()
-        let loss1 = try decoder.lossAndGradients(sequences, parameters: parameters, gradients: gradients, workspace: workspace)
+        let loss1 = try decoder.lossAndGradients(sequences, parameters: parameters, gradients: gradients, workspace: workspace).total
         print("tiny_llama SGD step: loss \(loss0) → \(loss1)")
         #expect(loss1 < loss0)
         // First-order check: for a small step the decrease is lr·‖g‖² up to O(lr²).

@@ -77,4 +77,47 @@ struct MoEBackwardTests {
         let lb = try model.lossAndGradients(BackwardFixtures.sequences, gradients: &b)
         #expect(la == lb && a == b)
     }
+
+    @Test("load-balancing (HF and megablocks conventions) and z-loss gradients match finite differences",
+          arguments: [RouterLossOptions.LoadBalancingStyle.hf, .megablocks])
+    func auxiliaryLosses(style: RouterLossOptions.LoadBalancingStyle) throws {
+        Matmul.useSingleThreadedBLAS()
+        let options = RouterLossOptions(loadBalancing: 0.5, loadBalancingStyle: style, zLoss: 0.1)
+        for index in [0, 1, 3] {
+            let family = Self.families[index]
+            let model = try Self.model(family.fields, has: family.has, seed: UInt64(60 + index))
+            let decoder = model.decoder
+            let parameters = ParameterBuffer(copying: model.parameters)
+            let gradients = ParameterBuffer(layout: decoder.layout)
+            let sequences = BackwardFixtures.sequences
+            let workspace = BackwardWorkspace(config: model.config, rows: 13, context: 7)
+            let loss = try decoder.lossAndGradients(
+                sequences, parameters: parameters, gradients: gradients, routerLosses: options, workspace: workspace)
+            let reference = BackwardFixtures.reference(model)
+            let base = model.parameters.values.map(Double.init)
+            // The total equals the reference's CE + α·LB + β·Z; the balanced value is K (HF) or 1 (megablocks).
+            let expectedTotal = reference.loss(base, sequences, routerLosses: options)
+            #expect(abs(Double(loss.total) - expectedTotal) <= 1e-4 * abs(expectedTotal))
+            #expect(loss.loadBalancingBalanced == (style == .hf ? Float(model.config.moe!.expertsPerToken) : 1))
+            #expect(loss.loadBalancing > 0 && loss.zLoss > 0)
+            // Router entries (where the auxiliary terms act) against central differences of the reference.
+            var worst = 0.0
+            var rng = SeededGenerator(seed: 7)
+            for layer in model.parameters.layout.layers {
+                guard case .moe(let m) = layer.ffn else { continue }
+                for _ in 0..<6 {
+                    let index = m.router.offset + Int(rng.next() % UInt64(m.router.count))
+                    var plus = base, minus = base
+                    plus[index] += BackwardGradientTests.step
+                    minus[index] -= BackwardGradientTests.step
+                    let numeric = (reference.loss(plus, sequences, routerLosses: options)
+                        - reference.loss(minus, sequences, routerLosses: options)) / (2 * BackwardGradientTests.step)
+                    let analytic = gradients.withUnsafeBufferPointer { Double($0[index]) }
+                    worst = max(worst, abs(analytic - numeric) / max(abs(numeric), 1e-3))
+                }
+            }
+            print("\(family.name), \(style): loss \(loss), router max relative FD error \(String(format: "%.1e", worst))")
+            #expect(worst < 1e-3)
+        }
+    }
 }

@@ -56,7 +56,7 @@ public final class BackwardWorkspace {
         moe = MoEGradientScratch(
             slotGradient: floats(N * K * D), dAct: floats(N * K * Fe), dGateUp: floats(N * K * 2 * Fe), dWeights: floats(N * K),
             dLogits: floats(N * E), dHidden: floats(N * E), sharedGradient: floats(Fs > 0 ? N * D : 0),
-            sharedDAct: floats(N * Fs), sharedDGateUp: floats(N * 2 * Fs))
+            sharedDAct: floats(N * Fs), sharedDGateUp: floats(N * 2 * Fs), auxProbabilities: floats(N * E), logSumExp: floats(E > 0 ? N : 0))
         targets = UnsafeMutablePointer<Int32>.allocate(capacity: N)
         targets.initialize(repeating: 0, count: N)
         buffers = list

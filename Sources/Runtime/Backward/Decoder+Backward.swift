@@ -59,7 +59,8 @@ extension LanguageModel {
             try parameters.values.withUnsafeBufferPointer { w in
                 try decoder.backwardPass(
                     sequences, reduction: reduction, parameters: w.baseAddress!, gradients: g.baseAddress!,
-                    workspace: workspace, activationGradients: activationGradients)
+                    workspace: workspace, activationGradients: activationGradients
+                ).crossEntropy
             }
         }
     }
@@ -74,27 +75,30 @@ extension LanguageModel {
             try parameters.values.withUnsafeBufferPointer { w in
                 try decoder.backwardPass(
                     sequences, reduction: reduction, parameters: w.baseAddress!, gradients: nil, workspace: workspace,
-                    activationGradients: observe)
+                    activationGradients: observe
+                ).crossEntropy
             }
         }
     }
 }
 
 extension Decoder {
-    /// Next-token cross-entropy of `sequences` and its gradient, added to `gradients`: the training step's pass.
-    /// `parameters` and `gradients` are caller-owned buffers of this decoder's layout; the optimizer updates them in
-    /// place between calls. Same conditions and errors as `LanguageModel.lossAndGradients`.
+    /// The training loss of `sequences` (next-token cross-entropy plus the auxiliary router losses of `routerLosses`)
+    /// and its gradient, added to `gradients`: the training step's pass. `parameters` and `gradients` are
+    /// caller-owned buffers of this decoder's layout; the optimizer updates them in place between calls. Same
+    /// conditions and errors as `LanguageModel.lossAndGradients`.
     public func lossAndGradients(
         _ sequences: [[Int32]], parameters: ParameterBuffer, gradients: ParameterBuffer,
-        reduction: LossReduction = .tokenMean, workspace: BackwardWorkspace
-    ) throws -> Float {
+        reduction: LossReduction = .tokenMean, routerLosses: RouterLossOptions = RouterLossOptions(),
+        workspace: BackwardWorkspace
+    ) throws -> LossBreakdown {
         guard parameters.count == layout.count, gradients.count == layout.count else {
             throw RuntimeError.shapeMismatch(tensor: "parameter buffer", expected: [layout.count], found: [parameters.count, gradients.count])
         }
         precondition(parameters !== gradients, "parameters and gradients must be distinct buffers")
         return try backwardPass(
             sequences, reduction: reduction, parameters: parameters.pointer, gradients: gradients.pointer,
-            workspace: workspace, activationGradients: nil)
+            workspace: workspace, activationGradients: nil, routerLosses: routerLosses)
     }
 
 
@@ -102,8 +106,9 @@ extension Decoder {
     func backwardPass(
         _ sequences: [[Int32]], reduction: LossReduction, parameters w: UnsafePointer<Float>,
         gradients g: UnsafeMutablePointer<Float>?,
-        workspace: BackwardWorkspace?, activationGradients observe: ((FFNActivationGradient) -> Void)?
-    ) throws -> Float {
+        workspace: BackwardWorkspace?, activationGradients observe: ((FFNActivationGradient) -> Void)?,
+        routerLosses: RouterLossOptions = RouterLossOptions()
+    ) throws -> LossBreakdown {
         guard !sequences.isEmpty else { throw RuntimeError.emptyInput("backward: no sequences") }
         for s in sequences where s.count < 2 {
             throw RuntimeError.emptyInput("backward: a sequence of \(s.count) token(s) predicts nothing (2 needed)")
@@ -133,13 +138,40 @@ extension Decoder {
             }
             row += T
         }
-        return Float(walkBack(sequences.map(\.count), rows: N, w: w, g: g, bw: bw, observe: observe))
+        // Router statistics of this forward for the auxiliary losses.
+        var statistics = RouterStatistics()
+        if routerLosses.isActive, let moe = config.moe {
+            let E = moe.expertCount
+            for l in 0..<config.layerCount where moe.sparseLayers[l] {
+                let a = bw.forward.moe(l)
+                routerSoftmax(logits: a.routerLogits, probabilities: bw.moe.auxProbabilities, logSumExp: bw.moe.logSumExp, rows: N, experts: E)
+                var sums = [Double](repeating: 0, count: E)
+                var squared = 0.0
+                for n in 0..<N {
+                    for e in 0..<E { sums[e] += Double(bw.moe.auxProbabilities[n * E + e]) }
+                    squared += Double(bw.moe.logSumExp[n]) * Double(bw.moe.logSumExp[n])
+                }
+                statistics.layers.append(l)
+                statistics.counts.append((0..<E).map { Double(a.offsets[$0 + 1] - a.offsets[$0]) })
+                statistics.probabilitySums.append(sums)
+                statistics.squaredLogSumExp.append(squared)
+            }
+        }
+        let crossEntropy = Float(walkBack(
+            sequences.map(\.count), rows: N, w: w, g: g, bw: bw, observe: observe, routerLosses: routerLosses,
+            statistics: statistics))
+        let moe = config.moe
+        let aux = routerLosses.values(statistics, rows: N, experts: moe?.expertCount ?? 0, perToken: moe?.expertsPerToken ?? 0)
+        let total = crossEntropy + routerLosses.loadBalancing * Float(aux.loadBalancing) + routerLosses.zLoss * Float(aux.zLoss)
+        return LossBreakdown(
+            total: total, crossEntropy: crossEntropy, loadBalancing: Float(aux.loadBalancing),
+            loadBalancingBalanced: Float(aux.balanced), zLoss: Float(aux.zLoss))
     }
 
     /// The backward walk over the activations of the forward pass just run in `bw`. Returns the loss.
     private func walkBack(
         _ lengths: [Int], rows N: Int, w: UnsafePointer<Float>, g: UnsafeMutablePointer<Float>?, bw: BackwardWorkspace,
-        observe: ((FFNActivationGradient) -> Void)?
+        observe: ((FFNActivationGradient) -> Void)?, routerLosses: RouterLossOptions, statistics: RouterStatistics
     ) -> Double {
         let c = config, ws = bw.forward
         let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim
@@ -194,7 +226,17 @@ extension Decoder {
                 routerBackward(
                     a, dWeights: bw.moe.dWeights, dLogits: bw.moe.dLogits, dHidden: bw.moe.dHidden, dX: bw.dNorm, x: x, rows: N,
                     width: D, experts: moe.expertCount, perToken: moe.expertsPerToken, p: m, parameters: w, gradients: g,
-                    routing: moe.routing, scale: moe.scoreScaleFactors[l])
+                    routing: moe.routing, scale: moe.scoreScaleFactors[l],
+                    addLogitGradients: statistics.layers.firstIndex(of: l).map { index in
+                        { dz in
+                            routerSoftmax(
+                                logits: a.routerLogits, probabilities: bw.moe.auxProbabilities, logSumExp: bw.moe.logSumExp,
+                                rows: N, experts: moe.expertCount)
+                            routerLosses.addLogitGradients(
+                                statistics, layer: index, probabilities: bw.moe.auxProbabilities, logSumExp: bw.moe.logSumExp,
+                                dLogits: dz, rows: N, experts: moe.expertCount, perToken: moe.expertsPerToken)
+                        }
+                    })
             }
             rmsnormBackward(
                 dX: dRes, dWeight: grad(p.postAttentionNorm), dOut: bw.dNorm, x: ws.residual(2 * l + 1),

@@ -111,6 +111,9 @@ package struct MoEGradientScratch {
     package let sharedGradient: UnsafeMutablePointer<Float>
     package let sharedDAct: UnsafeMutablePointer<Float>
     package let sharedDGateUp: UnsafeMutablePointer<Float>
+    /// Full router softmax [N, E] and logsumexp [N] for the auxiliary losses.
+    package let auxProbabilities: UnsafeMutablePointer<Float>
+    package let logSumExp: UnsafeMutablePointer<Float>
 }
 
 /// Backward of `expertsForward` from dOut [N, D] (gradient of the layer's FFN output): adds ∂L/∂x through every

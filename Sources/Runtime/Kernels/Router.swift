@@ -79,12 +79,13 @@ package func routerForward(
 /// - softmax → top-K, renormalised: w = softmax(z_S) over the selected logits, dz_S = w ⊙ (dw − ⟨w, dw⟩), 0 elsewhere;
 /// - top-K → softmax × scale: q = softmax(z_S), w = scale·q: dz_S = q ⊙ (scale·dw − ⟨q, scale·dw⟩);
 ///   without softmax w = scale·z_S: dz_S = scale·dw; with `multiplyScores` false the weights are constant 1.
-/// - Parameters: `scratch` holds dLogits [N, E] and, for the MLP gate, dHidden [N, E].
+/// - Parameters: dLogits [N, E] and, for the MLP gate, dHidden [N, E] are scratch; `addLogitGradients` adds the
+///   auxiliary losses' ∂/∂z to dLogits before it flows into the router.
 package func routerBackward(
     _ a: MoEActivations, dWeights: UnsafePointer<Float>, dLogits: UnsafeMutablePointer<Float>, dHidden: UnsafeMutablePointer<Float>,
     dX: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows N: Int, width D: Int, experts E: Int, perToken K: Int,
     p: MoEParameters, parameters w: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>?, routing: ExpertRouting,
-    scale: Float
+    scale: Float, addLogitGradients: ((UnsafeMutablePointer<Float>) -> Void)? = nil
 ) {
     for n in 0..<N {
         let dz = dLogits + n * E, dw = dWeights + n * K, sel = a.selected + n * K
@@ -116,6 +117,8 @@ package func routerBackward(
             }
         }
     }
+    // Auxiliary losses (load balancing, z-loss) act on the logits directly.
+    addLogitGradients?(dLogits)
     if let second = p.router2 {
         // z = W2 · h, h = tanh(W1 · x).
         linearBackward(

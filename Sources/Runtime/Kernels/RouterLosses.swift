@@ -1,0 +1,135 @@
+import Foundation
+
+// Auxiliary router losses of MoE training, value and logit gradient side by side:
+// - load balancing, transformers' `load_balancing_loss_func` (Mixtral / Qwen2-MoE / OLMoE modeling files): pooled
+//   over all MoE layers, L = E · Σ_e f_e · P_e with f_e the share of (token, k) assignments … summed over k, i.e.
+//   count_e / (S·N), and P_e the mean full-softmax probability; balanced value K;
+// - load balancing, megablocks / OLMo-core convention (`batched_load_balancing_loss`): per layer
+//   L_l = (E/K) · Σ_e (count_e/N) · P_e, mean over layers; balanced value 1;
+// - router z-loss (Zoph et al. 2022, "ST-MoE", eq. 5): per layer mean over tokens of logsumexp(z)², mean over layers.
+// f and the counts are piecewise constant (no gradient); P and z carry it: ∂L/∂p_{t,e} is a per-expert constant,
+// turned into ∂L/∂z by the softmax Jacobian, dz = p ⊙ (dp − ⟨p, dp⟩).
+
+/// Coefficients and convention of the auxiliary router losses added to the training loss.
+public struct RouterLossOptions: Sendable, Equatable {
+    /// How the load-balancing loss is normalised.
+    public enum LoadBalancingStyle: String, Sendable, CaseIterable {
+        /// transformers `load_balancing_loss_func`: pooled over layers, balanced value K.
+        case hf
+        /// megablocks / OLMo-core: per layer, balanced value 1, mean over layers.
+        case megablocks
+    }
+
+    /// α: weight of the load-balancing loss (0: off).
+    public var loadBalancing: Float
+    public var loadBalancingStyle: LoadBalancingStyle
+    /// β: weight of the router z-loss (0: off).
+    public var zLoss: Float
+
+    public init(loadBalancing: Float = 0, loadBalancingStyle: LoadBalancingStyle = .hf, zLoss: Float = 0) {
+        self.loadBalancing = loadBalancing
+        self.loadBalancingStyle = loadBalancingStyle
+        self.zLoss = zLoss
+    }
+
+    /// Whether any auxiliary loss is on.
+    public var isActive: Bool { loadBalancing != 0 || zLoss != 0 }
+}
+
+/// The training loss and its parts (each auxiliary loss unweighted, with its balanced value where it has one).
+public struct LossBreakdown: Sendable, Equatable {
+    /// Cross-entropy + α · load balancing + β · z-loss.
+    public var total: Float
+    public var crossEntropy: Float
+    /// The load-balancing loss (before α) and its value under perfectly uniform routing.
+    public var loadBalancing: Float
+    public var loadBalancingBalanced: Float
+    /// The z-loss (before β).
+    public var zLoss: Float
+}
+
+/// Per-layer statistics of one forward pass that the auxiliary losses need.
+struct RouterStatistics {
+    /// Sparse layers, in order.
+    var layers: [Int] = []
+    /// count[l][e]: (token, k) assignments to expert e in layer l.
+    var counts: [[Double]] = []
+    /// Σ_t p_{t,e} (full softmax of the router logits) per layer.
+    var probabilitySums: [[Double]] = []
+    /// Σ_t logsumexp(z_t)² per layer.
+    var squaredLogSumExp: [Double] = []
+}
+
+/// Full softmax of router logits z [N, E] into p [N, E]; returns each row's logsumexp in `lse` [N].
+func routerSoftmax(logits z: UnsafePointer<Float>, probabilities p: UnsafeMutablePointer<Float>, logSumExp lse: UnsafeMutablePointer<Float>, rows N: Int, experts E: Int) {
+    for n in 0..<N {
+        let row = z + n * E, out = p + n * E
+        var top = row[0]
+        for e in 1..<E { top = max(top, row[e]) }
+        var sum: Double = 0
+        for e in 0..<E {
+            let v = exp(Double(row[e] - top))
+            out[e] = Float(v)
+            sum += v
+        }
+        for e in 0..<E { out[e] = Float(Double(out[e]) / sum) }
+        lse[n] = top + Float(log(sum))
+    }
+}
+
+extension RouterLossOptions {
+    /// The unweighted load-balancing loss, its balanced value, and the z-loss, from `statistics` of N rows.
+    func values(_ s: RouterStatistics, rows N: Int, experts E: Int, perToken K: Int) -> (loadBalancing: Double, balanced: Double, zLoss: Double) {
+        let S = Double(s.layers.count)
+        guard S > 0 else { return (0, 0, 0) }
+        var lb = 0.0, balanced = 0.0
+        switch loadBalancingStyle {
+        case .hf:
+            for e in 0..<E {
+                let f = s.counts.reduce(0) { $0 + $1[e] } / (S * Double(N))
+                let p = s.probabilitySums.reduce(0) { $0 + $1[e] } / (S * Double(N))
+                lb += Double(E) * f * p
+            }
+            balanced = Double(K)
+        case .megablocks:
+            for l in s.counts.indices {
+                for e in 0..<E { lb += Double(E) / Double(K) * (s.counts[l][e] / Double(N)) * (s.probabilitySums[l][e] / Double(N)) }
+            }
+            lb /= S
+            balanced = 1
+        }
+        let z = s.squaredLogSumExp.reduce(0, +) / (S * Double(N))
+        return (lb, balanced, z)
+    }
+
+    /// Adds ∂(α·LB + β·Z)/∂z of sparse layer `index` (position in `s.layers`) to dz [N, E], from that layer's full
+    /// softmax p [N, E] and logsumexp [N].
+    func addLogitGradients(
+        _ s: RouterStatistics, layer index: Int, probabilities p: UnsafePointer<Float>, logSumExp lse: UnsafePointer<Float>,
+        dLogits dz: UnsafeMutablePointer<Float>, rows N: Int, experts E: Int, perToken K: Int
+    ) {
+        let S = Double(s.layers.count)
+        // ∂LB/∂p_{t,e}: the same for every token of the layer.
+        var dp = [Float](repeating: 0, count: E)
+        if loadBalancing != 0 {
+            for e in 0..<E {
+                switch loadBalancingStyle {
+                case .hf:
+                    let f = s.counts.reduce(0) { $0 + $1[e] } / (S * Double(N))
+                    dp[e] = loadBalancing * Float(Double(E) * f / (S * Double(N)))
+                case .megablocks:
+                    dp[e] = loadBalancing * Float(Double(E) / Double(K) * (s.counts[index][e] / Double(N)) / Double(N) / S)
+                }
+            }
+        }
+        let zScale = zLoss * Float(2 / (S * Double(N)))
+        for n in 0..<N {
+            let prob = p + n * E, row = dz + n * E
+            var inner: Float = 0
+            for e in 0..<E { inner += prob[e] * dp[e] }
+            // z-loss: ∂(lse²)/∂z_e = 2·lse·p_e.
+            let zTerm = zScale * lse[n]
+            for e in 0..<E { row[e] += prob[e] * (dp[e] - inner) + zTerm * prob[e] }
+        }
+    }
+}
