@@ -51,9 +51,9 @@ struct GoldenOutputTests {
         let path = TestModels.repositoryRoot + "/Tests/CLITests/Fixtures/golden-smollm2-8ed503c.json"
         let json = try JSONParser.parse(try PathUtilities.readBytes(path))
         var result: [String: [String: String]] = [:]
-        for (output, tensors) in json.objectValue ?? JSONObject() {
+        for (output, tensors) in (json.objectValue ?? JSONObject()).pairs {
             var hashes: [String: String] = [:]
-            for (name, value) in tensors.objectValue ?? JSONObject() { hashes[name] = value.stringValue }
+            for (name, value) in (tensors.objectValue ?? JSONObject()).pairs { hashes[name] = value.stringValue }
             result[output] = hashes
         }
         return result

@@ -28,10 +28,7 @@ struct SmolLM2TokenizerTests {
     static func tokenizer() throws -> any TextTokenizer {
         let path = try TestModels.requireSmolLM2()
         let source = try ModelSource.open(path, recipesDirectory: TestModels.repositoryRoot + "/Converters")
-        guard let data = source.tokenizer else {
-            Issue.record("SmolLM2 GGUF has no tokenizer")
-            return nil
-        }
+        let data = try #require(source.tokenizer, "SmolLM2 GGUF has no tokenizer")
         return try TokenizerFactory.make(data)
     }
 

@@ -29,10 +29,12 @@ public struct YAMLDocument: Sendable {
 /// non-scalar keys, anchors and aliases (a plan names each value once, and aliases could expand exponentially),
 /// explicit tags, nesting deeper than `maximumDepth`, and texts over `maximumBytes`.
 public enum YAMLReader {
-    /// Collections nest at most this deep.
+    /// Collections nest at most this deep (libyaml itself stops at 1,000).
     public static let maximumDepth = 128
     /// Largest text accepted (plans are a few kilobytes).
     public static let maximumBytes = 1 << 20
+    /// Most values converted: a second guard, after the anchor check, against texts that expand.
+    public static let maximumValues = 1 << 20
 
     /// Parses `text`; `file` names it in errors.
     public static func parse(_ text: String, file: String) throws(YAMLError) -> YAMLDocument {
@@ -67,9 +69,12 @@ final class YAMLParseJob: @unchecked Sendable {
 
     func run() {
         do {
+            // The parser must outlive the conversion: nodes hold their anchors weakly, and the parser owns them.
+            let parser: Parser
             let root: Node?
             do {
-                root = try Parser(yaml: text).singleRoot()
+                parser = try Parser(yaml: text)
+                root = try parser.singleRoot()
             } catch let error as YamlError {
                 throw YAMLErrorTranslation.translate(error, text: text, file: file)
             }
@@ -78,7 +83,7 @@ final class YAMLParseJob: @unchecked Sendable {
                 return
             }
             var converter = YAMLNodeConverter(file: file)
-            let value = try converter.value(of: root, pointer: "", depth: 0)
+            let value = try withExtendedLifetime(parser) { () throws(YAMLError) in try converter.value(of: root, pointer: "", depth: 0) }
             result = .success(YAMLDocument(value: value, locations: converter.locations))
         } catch let error as YAMLError {
             result = .failure(error)
@@ -137,6 +142,7 @@ enum YAMLErrorTranslation {
 struct YAMLNodeConverter {
     let file: String
     var locations: [String: YAMLLocation] = [:]
+    var values = 0
 
     init(file: String) { self.file = file }
 
@@ -175,6 +181,10 @@ struct YAMLNodeConverter {
         try check(node)
         guard depth < YAMLReader.maximumDepth else {
             throw error(node, "collections nested deeper than \(YAMLReader.maximumDepth) levels")
+        }
+        values += 1
+        guard values <= YAMLReader.maximumValues else {
+            throw error(node, "more than \(YAMLReader.maximumValues) values in one document")
         }
         if locations[pointer] == nil { locations[pointer] = location(node) }
         switch node {
