@@ -6,8 +6,8 @@ import Testing
 /// Every tensor that `convert`, `upcycle`, `split` (random, clustering; mixtral, qwen2-moe, olmoe, llama-moe targets)
 /// and `merge-dense` write on SmolLM2 must stay byte-identical to what moekit wrote at commit 8ed503c. The golden
 /// per-tensor SHA-256 values (first 16 hex digits and the dtype, Fixtures/golden-smollm2-8ed503c.json) were computed
-/// by an independent reader, gguf-py and a raw safetensors header walk (golden_hashes.py); the commands are those of
-/// golden_commands.sh, both kept next to the golden file in the project's shared notes.
+/// by an independent reader, gguf-py and a raw safetensors header walk (scripts/golden_hashes.py), from the outputs of
+/// scripts/golden_commands.sh; this test runs the same commands and hashes the tensors itself.
 @Suite("Golden outputs on SmolLM2", .serialized)
 struct GoldenOutputTests {
     /// One command: the output it writes (relative to the work directory) and its arguments, where `MODEL` stands

