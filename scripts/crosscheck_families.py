@@ -7,7 +7,8 @@ For each tiny random model of Tests/RuntimeTests/Fixtures (written by scripts/ma
      fixture's stored logits (sanity check of the fixture itself, 1e-5);
   2. `moekit upcycle` into each MoE target of the family (mixtral for Mistral and Llama-3, qwen2-moe for Qwen2,
      qwen3-moe for Qwen3) writes a directory that transformers loads with its stock *ForCausalLM class, and whose
-     logits equal the dense model's within 1e-4 (upcycling into a renormalising target is exact by construction);
+     logits equal the dense model's within 1e-4; the manifest says the output is exact by construction
+     (renormalising targets: any router; Qwen2-MoE, which does not renormalise the top-k weights: a zero router);
   3. `moekit convert --to gguf` writes a file gguf-py's GGUFReader reads: the architecture, block count and embedding
      length match the config, every tensor is finite, and the norm and embedding tensors equal the HF ones.
 
@@ -33,6 +34,8 @@ FAMILIES = {
     "tiny_qwen2": ["qwen2-moe"],
     "tiny_qwen3": ["qwen3-moe"],
 }
+# Targets that do not renormalise the top-k weights are exact only with equal router logits.
+EXTRA = {"qwen2-moe": ["--router", "zero"]}
 TOLERANCE = 1e-4
 failures = []
 
@@ -116,7 +119,10 @@ def main():
                 for target in targets:
                     out = os.path.join(work, f"{name}-{target}")
                     moekit(binary, "upcycle", directory, out, "--experts", "4", "--top-k", "2", "--target", target,
-                           "--format", "safetensors", "--seed", "3", "--dtype", "f32")
+                           "--format", "safetensors", "--seed", "3", "--dtype", "f32", *EXTRA.get(target, []))
+                    with open(os.path.join(out, "moekit-manifest.json")) as f:
+                        exact = json.load(f).get("exact_by_construction")
+                    check(exact is True, f"{name} → {target}: manifest exact_by_construction = {exact}")
                     moe_cls, moe = logits(out, tokens)
                     delta = float(np.abs(moe - dense).max())
                     check(delta <= TOLERANCE,
