@@ -46,7 +46,7 @@ let package = Package(
             name: "moekit-bench",
             dependencies: ["Formats", "Runtime", "Tokenizer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .target(name: "TestSupport", dependencies: ["Formats"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Formats", "Runtime"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"], exclude: ["Fixtures"]),

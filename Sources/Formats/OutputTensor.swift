@@ -55,6 +55,13 @@ public struct OutputTensor {
         }
     }
 
+    /// A small F32 tensor from `values` (little-endian, as every format moekit writes).
+    public init(name: String, shape: [Int], values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
+        let bytes = values.withUnsafeBytes { [UInt8]($0) }
+        self.init(name: name, shape: shape, encoding: .dense(.f32), byteCount: bytes.count) { writer in try writer.write(bytes) }
+    }
+
     /// Elements in the tensor.
     public var elementCount: Int { shape.reduce(1, *) }
 }

@@ -21,14 +21,15 @@ extension LanguageModel {
             throw RuntimeError.contextOverflow(needed: prompt.count, capacity: config.maxPositionEmbeddings)
         }
         let cache = makeCache(capacity: capacity)
+        let workspace = makeWorkspace(rows: prompt.count, context: capacity)
         var sampler = sampler
         var output: [Int32] = []
-        var next = try forward([(prompt, cache)], logits: .last) { sampler.next($0) }
+        var next = try forward([(prompt, cache)], logits: .last, workspace: workspace) { sampler.next($0) }
         while output.count < maxTokens {
             if stopTokens.contains(next) { break }
             output.append(next)
             if !onToken(next) || output.count == maxTokens || cache.count >= capacity { break }
-            next = try forward([([next], cache)], logits: .last) { sampler.next($0) }
+            next = try forward([([next], cache)], logits: .last, workspace: workspace) { sampler.next($0) }
         }
         return output
     }

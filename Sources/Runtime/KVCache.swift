@@ -2,7 +2,7 @@
 ///
 /// Rolling back (`truncate`) is free: positions before `count` never change, so a scorer computes a shared context
 /// once and then scores each continuation from the same prefix.
-public final class KVCache: @unchecked Sendable {
+public final class KVCache {
     /// Positions the cache can hold.
     public let capacity: Int
     /// Positions filled.

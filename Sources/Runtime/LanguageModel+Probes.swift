@@ -24,7 +24,7 @@ extension LanguageModel {
             let inputs = FloatTensor(shape: [T, D], values: Array(UnsafeBufferPointer(start: ws.norm2(l), count: T * D)))
             var act: FloatTensor?
             if activations, case .dense(let f) = parameters.layout.layers[l].ffn {
-                act = FloatTensor(shape: [T, f.width], values: Array(UnsafeBufferPointer(start: ws.act(l, width: f.width), count: T * f.width)))
+                act = FloatTensor(shape: [T, f.width], values: Array(UnsafeBufferPointer(start: ws.act(l), count: T * f.width)))
             }
             return LayerProbe(mlpInputs: inputs, activations: act)
         }
@@ -46,22 +46,7 @@ extension LanguageModel {
             inputs.values.withUnsafeBufferPointer { xBuffer in
                 out.withUnsafeMutableBufferPointer { o in
                     let x = xBuffer.baseAddress!
-                    switch parameters.layout.layers[l].ffn {
-                    case .dense(let f):
-                        feedForward(
-                            out: o.baseAddress!, x: x, rows: T, width: D, p: f, weights: w,
-                            gateUp: ws.gateUp(0, width: f.width), act: ws.act(0, width: f.width), accumulate: true)
-                    case .moe(let m):
-                        let moe = config.moe!
-                        moeRouterForward(
-                            logits: ws.routerLogits(0), hidden: ws.routerHidden(0), probabilities: ws.routerProbabilities(0),
-                            selected: ws.selected(0), weights: ws.routeWeights(0), x: x, rows: T, width: D,
-                            experts: moe.expertCount, perToken: moe.expertsPerToken, p: m, parameters: w,
-                            routing: moe.routing, scale: moe.scoreScaleFactors[l])
-                        moeExpertsForward(
-                            out: o.baseAddress!, x: x, rows: T, width: D, perToken: moe.expertsPerToken,
-                            selected: ws.selected(0), weights: ws.routeWeights(0), p: m, parameters: w, scratch: ws.moe)
-                    }
+                    decoder.ffnForward(layer: l, out: o.baseAddress!, x: x, rows: T, w: w, ws: ws)
                 }
             }
         }

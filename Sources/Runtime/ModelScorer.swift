@@ -11,6 +11,8 @@ public final class ModelScorer {
     private let cache: KVCache
     /// Per-continuation copies of the context cache (grown on demand, reused across calls).
     private var branches: [KVCache] = []
+    /// Scratch of the forward passes, grown to the largest call seen.
+    private var workspace: Workspace?
     /// Most continuation rows run in one batched forward pass.
     static let batchRows = 512
 
@@ -37,7 +39,7 @@ public final class ModelScorer {
         cache.reset()
         // First tokens are scored from the context's last row; the rest of every continuation runs in batches of
         // branches (copies of the context cache), so short continuations share their GEMMs.
-        var results = try model.forward([(context, cache)], logits: .last) { row in
+        var results = try model.forward([(context, cache)], logits: .last, workspace: workspace(rows: context.count)) { row in
             let first = LogSoftmaxRow(row)
             return continuations.map { continuation in
                 ContinuationScore(
@@ -61,7 +63,7 @@ public final class ModelScorer {
                 branches[j].assign(from: cache)
                 inputs.append((Array(continuations[index].dropLast()), branches[j]))
             }
-            try model.forward(inputs, logits: .all) { logits in
+            try model.forward(inputs, logits: .all, workspace: workspace(rows: rows)) { logits in
                 let V = vocabularySize
                 var row = 0
                 for index in batch {
@@ -80,6 +82,16 @@ public final class ModelScorer {
             results[i].logLikelihood = results[i].tokenLogProbabilities.reduce(0.0) { $0 + Double($1) }
         }
         return results
+    }
+}
+
+extension ModelScorer {
+    /// A workspace of at least `rows` rows over the whole context, reused across calls.
+    fileprivate func workspace(rows: Int) -> Workspace {
+        if let workspace, workspace.rows >= rows { return workspace }
+        let grown = model.makeWorkspace(rows: max(rows, workspace?.rows ?? 0), context: contextLength)
+        workspace = grown
+        return grown
     }
 }
 

@@ -86,7 +86,8 @@ extension MoEModelWriter {
     /// Dimensions of the output config (config fields, recipe defaults and derived values) for recipe shapes.
     func outputDimensions() throws -> DimensionResolver {
         var dimensions = try GGUFModelMetadata.configPairs(
-            recipe: recipe, config: outputConfig(), configPath: "\(recipe.name) config", hfShape: { _ in nil }).dimensions
+            recipe: recipe, config: outputConfig(), configPath: "\(recipe.name) config", hfShape: { _ in nil },
+            llama3Factors: true).dimensions  // dimensions only: the GGUF metadata path refuses llama3 scaling
         for (key, value) in (outputConfig().objectValue ?? JSONObject()).pairs where dimensions.values[key] == nil {
             if case .integer(let i) = value { dimensions.values[key] = Int(i) }
         }

@@ -64,11 +64,12 @@ struct LogitsBench: ParsableCommand {
         // Decode: one token at a time against the KV cache (what `generate` does after the prompt).
         let steps = 64
         let decodeCache = lm.makeCache(capacity: 16 + steps)
-        _ = try lm.forward([(Array(ids.prefix(16)), decodeCache)], logits: .last) { $0[0] }
+        let decodeWorkspace = lm.makeWorkspace(rows: 16, context: 16 + steps)
+        _ = try lm.forward([(Array(ids.prefix(16)), decodeCache)], logits: .last, workspace: decodeWorkspace) { $0[0] }
         let decodeStart = Date()
         var next = ids[16]
         for _ in 0..<steps {
-            next = try lm.forward([([next], decodeCache)], logits: .last) { Int32(Sampler.argmax($0)) }
+            next = try lm.forward([([next], decodeCache)], logits: .last, workspace: decodeWorkspace) { Int32(Sampler.argmax($0)) }
         }
         let decodeSeconds = Date().timeIntervalSince(decodeStart)
         // Scoring, as the evaluation harness does it: 40-token context, 4 continuations of 6 tokens.

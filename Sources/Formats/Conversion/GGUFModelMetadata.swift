@@ -12,8 +12,11 @@ public enum GGUFModelMetadata {
     ///   - configPath: named in errors.
     ///   - hfShape: HF shape of the tensor that has a given GGUF name (for `tensor:NAME:i` defaults), nil when absent.
     /// - Throws: `ConversionError.missingConfigValue` / `.invalidConfigValue` naming the field and the expected type.
+    ///   - llama3Factors: whether the caller writes llama.cpp's `rope_freqs.weight` for llama3 RoPE scaling (then
+    ///     its parameters are recorded under `moekit.rope_scaling.*`); without it llama3 scaling is refused.
     public static func configPairs(
-        recipe: ArchitectureRecipe, config: JSONValue, configPath: String, hfShape: (String) -> [Int]?
+        recipe: ArchitectureRecipe, config: JSONValue, configPath: String, hfShape: (String) -> [Int]?,
+        llama3Factors: Bool = false
     ) throws -> (pairs: [(String, GGUFValue)], dimensions: DimensionResolver) {
         func hfValue(_ field: String) -> JSONValue? {
             if let value = config[field], value != .null { return value }
@@ -47,7 +50,8 @@ public enum GGUFModelMetadata {
             pairs.append((recipe.ggufKey(ggufKey), value))
             if let int = json.intValue, key.type != "f32", key.type != "f64" { resolver.values[key.hf] = Int(int) }
         }
-        if let scaling = hfValue("rope_scaling")?.objectValue {
+        // transformers v4: rope_scaling; v5: rope_parameters holds the scaling keys next to rope_theta.
+        if let scaling = hfValue("rope_scaling")?.objectValue ?? config["rope_parameters"]?.objectValue {
             let type = scaling["rope_type"]?.stringValue ?? scaling["type"]?.stringValue ?? "none"
             switch type {
             case "linear":
@@ -58,9 +62,16 @@ public enum GGUFModelMetadata {
                 pairs.append((recipe.ggufKey("{arch}.rope.scaling.factor"), .float32(Float(factor))))
             case "default", "none":
                 break
+            case "llama3" where llama3Factors:
+                pairs += try Llama3RopeScaling(json: scaling, configPath: configPath).ggufPairs
+            case "llama3":
+                throw ConversionError.invalidConfigValue(
+                    path: configPath, field: "rope_scaling.rope_type",
+                    expected: "none or linear for this GGUF writer (llama3 scaling: write a Hugging Face directory, then `moekit convert` it to GGUF)",
+                    found: type)
             default:
                 throw ConversionError.invalidConfigValue(
-                    path: configPath, field: "rope_scaling.rope_type", expected: "none or linear (others are not supported yet)", found: type)
+                    path: configPath, field: "rope_scaling.rope_type", expected: "none, linear or llama3", found: type)
             }
         }
         try resolver.addDerived(recipe.derived)

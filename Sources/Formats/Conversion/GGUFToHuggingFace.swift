@@ -142,8 +142,9 @@ public struct GGUFToHuggingFace {
         }
         for tensor in gguf.tensors where !used.contains(tensor.name) {
             if recipe.ignoreGGUF.contains(where: { NamePattern($0).match(tensor.name) != nil }) { continue }
-            let hint = tensor.name == "rope_freqs.weight" ? "llama3-style RoPE scaling factors are not supported yet" : "recipe \(recipe.sourcePath)"
-            throw ConversionError.unexpectedTensor(path: gguf.path, tensor: tensor.name, hint: hint)
+            // llama3 RoPE divisors become config.json's rope_scaling (`llama3RopeScaling`), not a tensor.
+            if tensor.name == Llama3RopeScaling.tensorName { continue }
+            throw ConversionError.unexpectedTensor(path: gguf.path, tensor: tensor.name, hint: "recipe \(recipe.sourcePath)")
         }
         return sources
     }
@@ -155,8 +156,27 @@ public struct GGUFToHuggingFace {
         }
     }
 
+    /// The llama3 RoPE scaling of a GGUF with llama.cpp's `rope_freqs.weight`: from moekit's
+    /// `moekit.rope_scaling.*` keys, else recovered from the divisors; nil without the tensor.
+    /// - Throws: `ConversionError.invalidConfigValue` when the divisors do not determine the parameters.
+    func llama3RopeScaling(values: JSONObject) throws -> Llama3RopeScaling? {
+        guard let tensor = gguf.tensor(named: Llama3RopeScaling.tensorName) else { return nil }
+        if let recorded = Llama3RopeScaling(gguf: gguf.metadata) { return recorded }
+        let theta = values["rope_theta"]?.doubleValue ?? 10000
+        let headDim = values["head_dim"]?.intValue.map(Int.init)
+            ?? Int(values["hidden_size"]?.intValue ?? 0) / max(1, Int(values["num_attention_heads"]?.intValue ?? 1))
+        let factors = try tensor.floats()
+        guard let fitted = Llama3RopeScaling.fit(factors: factors, theta: theta, headDim: headDim) else {
+            throw ConversionError.invalidConfigValue(
+                path: gguf.path, field: Llama3RopeScaling.tensorName,
+                expected: "llama3 RoPE divisors with at least two frequencies in the smoothing band (or moekit.rope_scaling.* keys)",
+                found: "\(factors.count) divisors that do not determine factor, low/high_freq_factor and original context")
+        }
+        return fitted
+    }
+
     /// Builds config.json.
-    public func configJSON(values: JSONObject, dtype: DType, tokenizer: TokenizerData?) -> JSONValue {
+    public func configJSON(values: JSONObject, dtype: DType, tokenizer: TokenizerData?) throws -> JSONValue {
         var config = JSONObject()
         config["architectures"] = .array(recipe.hfArchitectures.map { .string($0) })
         config["model_type"] = .string(recipe.hfModelType)
@@ -165,7 +185,9 @@ public struct GGUFToHuggingFace {
         if let tied = recipe.tiedEmbeddings {
             config[tied.hfConfigKey] = .bool(gguf.tensor(named: tied.ggufOutput) == nil)
         }
-        if let scaling = gguf.metadata[recipe.ggufKey("{arch}.rope.scaling.type")]?.stringValue, scaling != "none",
+        if let llama3 = try llama3RopeScaling(values: values) {
+            config["rope_scaling"] = .object(llama3.json)
+        } else if let scaling = gguf.metadata[recipe.ggufKey("{arch}.rope.scaling.type")]?.stringValue, scaling != "none",
             let factor = gguf.metadata[recipe.ggufKey("{arch}.rope.scaling.factor")]?.doubleValue
         {
             config["rope_scaling"] = .object(JSONObject([

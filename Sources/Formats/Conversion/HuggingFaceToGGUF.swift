@@ -44,7 +44,25 @@ public struct HuggingFaceToGGUF {
     /// GGUF metadata for the model config (without tokenizer keys) and the dimensions for shape checks.
     public func configMetadata() throws -> (pairs: [(String, GGUFValue)], dimensions: DimensionResolver) {
         try GGUFModelMetadata.configPairs(
-            recipe: recipe, config: config, configPath: configPath, hfShape: { hfTensorForGGUFName($0)?.shape })
+            recipe: recipe, config: config, configPath: configPath, hfShape: { hfTensorForGGUFName($0)?.shape },
+            llama3Factors: true)
+    }
+
+    /// llama.cpp's `rope_freqs.weight` (per-frequency divisors) when the config has llama3 RoPE scaling
+    /// (`LlamaModel.generate_extra_tensors` in `convert_hf_to_gguf.py`); nil otherwise.
+    func llama3FrequencyFactors(dimensions: DimensionResolver) throws -> OutputTensor? {
+        func value(_ key: String) -> JSONValue? {
+            if let v = config[key], v != .null { return v }
+            if let v = config["rope_parameters"]?[key], v != .null { return v }
+            return nil
+        }
+        let scaling = value("rope_scaling")?.objectValue ?? config["rope_parameters"]?.objectValue
+        guard let scaling, (scaling["rope_type"]?.stringValue ?? scaling["type"]?.stringValue) == "llama3" else { return nil }
+        let parameters = try Llama3RopeScaling(json: scaling, configPath: configPath)
+        let theta = value("rope_theta")?.doubleValue ?? 10000
+        let headDim = try dimensions.evaluate("head_dim")
+        let factors = parameters.frequencyFactors(theta: theta, headDim: headDim)
+        return OutputTensor(name: Llama3RopeScaling.tensorName, shape: [factors.count], values: factors)
     }
 
     /// Whether the checkpoint's output layer is tied to the embeddings.
@@ -225,7 +243,8 @@ public struct HuggingFaceToGGUF {
         let metadata = GGUFModelMetadata.metadata(
             recipe: recipe, name: name, type: type, configPairs: configPairs,
             tokenizer: try tokenizer(vocabularySize: vocabularySize), extra: extraMetadata)
-        let tensors = try plannedTensors(type: type, dimensions: dimensions)
+        let tensors = try (llama3FrequencyFactors(dimensions: dimensions).map { [$0] } ?? [])
+            + plannedTensors(type: type, dimensions: dimensions)
         try GGUFWriter.write(path: path, metadata: metadata, tensors: withProgress(tensors, progress))
     }
 }

@@ -31,7 +31,7 @@ public final class ModelSource: @unchecked Sendable {
             let tokenizer = try TokenizerData(gguf: gguf.metadata, path: path)
             let sources = try converter.hfNamedSources(dimensions: dimensions)
             format = "gguf"
-            config = converter.configJSON(values: values, dtype: .f32, tokenizer: tokenizer)
+            config = try converter.configJSON(values: values, dtype: .f32, tokenizer: tokenizer)
             self.tokenizer = tokenizer
             tensorNames = sources.map(\.hfName)
             decoders = Dictionary(uniqueKeysWithValues: sources.map { ($0.hfName, $0.transcoder(to: .dense(.f32))) })

@@ -1,19 +1,17 @@
 /// Everything a forward + backward pass over up to `rows` tokens (sequences of up to `context` tokens) needs,
-/// allocated once: a forward `Workspace` that keeps every layer's activations, one KV cache per sequence, and the
-/// activation-gradient buffers (llm.c's `grads_acts`), which are reused by every layer.
+/// allocated once: a forward `Workspace` that keeps every layer's activations, and the activation-gradient buffers
+/// (llm.c's `grads_acts`), which are reused by every layer.
 ///
 /// Memory is dominated by the kept activations: about (4·D + 2 + (H + 2·Hkv)·hd + H·hd + 3·F) floats per token and
 /// layer (≈ 1 MB per token for SmolLM2-135M), plus the [rows, V] logits buffer that the fused LM head +
-/// cross-entropy uses once. Not safe for concurrent use.
-public final class BackwardWorkspace: @unchecked Sendable {
+/// cross-entropy uses once. Mutable scratch owned by one caller at a time: deliberately not `Sendable`.
+public final class BackwardWorkspace {
     /// Row capacity (Σ T over the sequences of one call).
     public let rows: Int
     /// Longest sequence.
     public let context: Int
     /// Forward activations, one slot per layer.
     let forward: Workspace
-    private var caches: [KVCache] = []
-    private let config: ModelConfig
     private var buffers: [UnsafeMutablePointer<Float>] = []
 
     let dResidual: UnsafeMutablePointer<Float>      // [N, D], gradient of the residual stream being walked back
@@ -30,7 +28,6 @@ public final class BackwardWorkspace: @unchecked Sendable {
     public init(config c: ModelConfig, rows: Int, context: Int) {
         self.rows = max(1, rows)
         self.context = max(1, context)
-        config = c
         forward = Workspace(config: c, rows: self.rows, context: self.context, keepActivations: true)
         let N = self.rows, D = c.hiddenSize, qW = c.headCount * c.headDim, kvW = c.kvHeadCount * c.headDim
         let F = c.intermediateSize
@@ -62,12 +59,4 @@ public final class BackwardWorkspace: @unchecked Sendable {
     /// Whether a call of `rows` tokens with sequences up to `context` tokens fits.
     func fits(rows needed: Int, context neededContext: Int) -> Bool { needed <= rows && neededContext <= context }
 
-    /// `count` empty KV caches of `context` positions (kept and reused across calls).
-    func emptyCaches(_ count: Int) -> [KVCache] {
-        while caches.count < count {
-            caches.append(KVCache(layers: config.layerCount, width: config.kvHeadCount * config.headDim, capacity: context))
-        }
-        for cache in caches.prefix(count) { cache.reset() }
-        return Array(caches.prefix(count))
-    }
 }

@@ -4,7 +4,7 @@
 /// RMSNorm: out = x / sqrt(mean(x²) + eps) ⊙ weight, per row. Stores 1/rms per row in `reciprocalRMS` (backward).
 /// - Parameters: out [N, D]; reciprocalRMS [N] (entries `rrmsStride` apart); x [N, D]; weight [D]; `stride` between
 ///   rows (default D).
-func rmsnormForward(
+package func rmsnormForward(
     out: UnsafeMutablePointer<Float>, reciprocalRMS: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
     weight: UnsafePointer<Float>, rows: Int, width: Int, eps: Float, stride: Int? = nil, rrmsStride: Int = 1
 ) {
@@ -22,7 +22,7 @@ func rmsnormForward(
 /// RMSNorm backward for y = x · r ⊙ w, r = 1/sqrt(mean(x²) + eps) (r as saved by `rmsnormForward`):
 /// dx = r·(dy⊙w) − x · r³/D · Σ_j dy_j w_j x_j, added to `dX`; dw += Σ_rows dy ⊙ x · r.
 /// - Parameters: dX [N, D] (accumulated); dWeight [D] (accumulated, nil to skip); dOut, x [N, D]; reciprocalRMS [N].
-func rmsnormBackward(
+package func rmsnormBackward(
     dX: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
     x: UnsafePointer<Float>, reciprocalRMS: UnsafePointer<Float>, weight: UnsafePointer<Float>, rows: Int, width: Int
 ) {
@@ -48,7 +48,7 @@ func rmsnormBackward(
 /// [hd] weight is Qwen3's (`Qwen3Attention`: q_norm over head_dim). The input is kept in `saved` for the backward.
 /// - Parameters: x [N, stride] (groups·groupWidth columns normalised in place); saved [N, groups·groupWidth];
 ///   reciprocalRMS [N, groups]; weight [groupWidth].
-func groupedRMSNormForward(
+package func groupedRMSNormForward(
     x: UnsafeMutablePointer<Float>, saved: UnsafeMutablePointer<Float>, reciprocalRMS: UnsafeMutablePointer<Float>,
     weight: UnsafePointer<Float>, rows: Int, groups: Int, groupWidth: Int, stride: Int, eps: Float
 ) {
@@ -67,7 +67,7 @@ func groupedRMSNormForward(
 /// by the gradient of their input; dWeight += the weight gradient summed over rows and groups.
 /// - Parameters: dX [N, stride]; scratch [groupWidth] per row block (N·groups·groupWidth floats); saved, reciprocalRMS
 ///   as left by the forward.
-func groupedRMSNormBackward(
+package func groupedRMSNormBackward(
     dX: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?, saved: UnsafePointer<Float>,
     reciprocalRMS: UnsafePointer<Float>, weight: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
     rows: Int, groups: Int, groupWidth: Int, stride: Int

@@ -1,6 +1,9 @@
+import Runtime
+
 /// First-order Taylor importance of every FFN neuron, the score LLaMA-MoE's gradient-based expert construction
-/// ranks neurons by (conversion.md §1.2, "Gradient importance"; `importance_type=feature_change`, `kernel=l1_norm`,
-/// `accumulate_level=sample`).
+/// ranks neurons by (Zhu et al. 2024, "LLaMA-MoE"; pjlab-sys4nlp/llama-moe
+/// `smoe/utils/expert_construction/expert_split.py` `GradientSplitGetGrads`, with `importance_type=feature_change`,
+/// `kernel=l1_norm`, `accumulate_level=sample`).
 public enum FFNImportance {
     /// importance[l][i] = (1/S) Σ_s Σ_t |∂L_s/∂a_{t,i} · a_{t,i}|, where a = silu(gate·x) ⊙ (up·x) is layer l's
     /// down_proj input and L_s the mean next-token cross-entropy of sequence s alone.
@@ -15,7 +18,7 @@ public enum FFNImportance {
     /// - Returns: [L][F] scores.
     /// - Throws: as `LanguageModel.lossAndGradients`.
     public static func ffnImportance(model: LanguageModel, sequences: [[Int32]], batchTokens: Int = 2048) throws -> [[Float]] {
-        try model.checkBackwardSupport()
+        try model.decoder.checkBackwardSupport()
         guard !sequences.isEmpty else { throw RuntimeError.emptyInput("importance: no sequences") }
         let L = model.config.layerCount, F = model.config.intermediateSize
         var batches: [[[Int32]]] = [[]]

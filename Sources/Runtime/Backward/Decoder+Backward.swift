@@ -53,9 +53,11 @@ extension LanguageModel {
             throw RuntimeError.shapeMismatch(tensor: "gradients", expected: [count], found: [gradients.count])
         }
         return try gradients.withUnsafeMutableBufferPointer { g in
-            try backwardPass(
-                sequences, reduction: reduction, gradients: g.baseAddress!, workspace: workspace,
-                activationGradients: activationGradients)
+            try parameters.values.withUnsafeBufferPointer { w in
+                try decoder.backwardPass(
+                    sequences, reduction: reduction, parameters: w.baseAddress!, gradients: g.baseAddress!,
+                    workspace: workspace, activationGradients: activationGradients)
+            }
         }
     }
 
@@ -66,20 +68,43 @@ extension LanguageModel {
         _ activationGradients: (FFNActivationGradient) -> Void
     ) throws -> Float {
         try withoutActuallyEscaping(activationGradients) { observe in
-            try backwardPass(sequences, reduction: reduction, gradients: nil, workspace: workspace, activationGradients: observe)
+            try parameters.values.withUnsafeBufferPointer { w in
+                try decoder.backwardPass(
+                    sequences, reduction: reduction, parameters: w.baseAddress!, gradients: nil, workspace: workspace,
+                    activationGradients: observe)
+            }
         }
+    }
+}
+
+extension Decoder {
+    /// Next-token cross-entropy of `sequences` and its gradient, added to `gradients`: the training step's pass.
+    /// `parameters` and `gradients` are caller-owned buffers of this decoder's layout; the optimizer updates them in
+    /// place between calls. Same conditions and errors as `LanguageModel.lossAndGradients`.
+    public func lossAndGradients(
+        _ sequences: [[Int32]], parameters: ParameterBuffer, gradients: ParameterBuffer,
+        reduction: LossReduction = .tokenMean, workspace: BackwardWorkspace
+    ) throws -> Float {
+        guard parameters.count == layout.count, gradients.count == layout.count else {
+            throw RuntimeError.shapeMismatch(tensor: "parameter buffer", expected: [layout.count], found: [parameters.count, gradients.count])
+        }
+        precondition(parameters !== gradients, "parameters and gradients must be distinct buffers")
+        return try backwardPass(
+            sequences, reduction: reduction, parameters: parameters.pointer, gradients: gradients.pointer,
+            workspace: workspace, activationGradients: nil)
     }
 
     /// Throws unless every layer is one the backward pass handles.
-    func checkBackwardSupport() throws {
-        for (l, p) in parameters.layout.layers.enumerated() {
+    public func checkBackwardSupport() throws {
+        for (l, p) in layout.layers.enumerated() {
             guard case .dense = p.ffn else { throw RuntimeError.unsupported("backward: MoE layers are not supported yet (layer \(l))") }
         }
     }
 
     /// Forward with every activation kept, fused LM head + cross-entropy, then the layers walked back.
-    private func backwardPass(
-        _ sequences: [[Int32]], reduction: LossReduction, gradients g: UnsafeMutablePointer<Float>?,
+    func backwardPass(
+        _ sequences: [[Int32]], reduction: LossReduction, parameters w: UnsafePointer<Float>,
+        gradients g: UnsafeMutablePointer<Float>?,
         workspace: BackwardWorkspace?, activationGradients observe: ((FFNActivationGradient) -> Void)?
     ) throws -> Float {
         try checkBackwardSupport()
@@ -98,9 +123,7 @@ extension LanguageModel {
         } else {
             bw = BackwardWorkspace(config: config, rows: N, context: longest)
         }
-        let caches = bw.emptyCaches(sequences.count)
-        let ws = bw.forward
-        try forward(Array(zip(sequences, caches)).map { (tokens: $0.0, cache: $0.1) }, logits: .none, workspace: ws) { _ in }
+        try trainingForward(sequences, parameters: w, workspace: bw.forward)
 
         // Targets and loss weights: position t of a sequence predicts token t + 1; its last position predicts nothing.
         let predicted = N - sequences.count
@@ -114,10 +137,7 @@ extension LanguageModel {
             }
             row += T
         }
-        let loss = parameters.values.withUnsafeBufferPointer { w in
-            walkBack(sequences.map(\.count), rows: N, w: w.baseAddress!, g: g, bw: bw, observe: observe)
-        }
-        return Float(loss)
+        return Float(walkBack(sequences.map(\.count), rows: N, w: w, g: g, bw: bw, observe: observe))
     }
 
     /// The backward walk over the activations of the forward pass just run in `bw`. Returns the loss.
@@ -125,7 +145,7 @@ extension LanguageModel {
         _ lengths: [Int], rows N: Int, w: UnsafePointer<Float>, g: UnsafeMutablePointer<Float>?, bw: BackwardWorkspace,
         observe: ((FFNActivationGradient) -> Void)?
     ) -> Double {
-        let c = config, layout = parameters.layout, ws = bw.forward
+        let c = config, ws = bw.forward
         let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim, F = c.intermediateSize
         let qW = H * hd, kvW = Hkv * hd, qkvW = qW + 2 * kvW
         func grad(_ slice: ParameterSlice?) -> UnsafeMutablePointer<Float>? {
@@ -152,7 +172,7 @@ extension LanguageModel {
             let p = layout.layers[l]
             guard case .dense(let f) = p.ffn else { preconditionFailure("checked by checkBackwardSupport") }
             // FFN block: next = mid + down(swiglu(gateUp(rmsnorm(mid)))); dRes holds ∂L/∂next = ∂L/∂(FFN output).
-            let act = ws.act(l, width: F), gateUp = ws.gateUp(l, width: F)
+            let act = ws.act(l), gateUp = ws.gateUp(l)
             linearBackward(
                 dX: bw.dAct, dWeight: grad(f.down), dOut: dRes, x: act, weight: w + f.down.offset, rows: N, inFeatures: F,
                 outFeatures: D)

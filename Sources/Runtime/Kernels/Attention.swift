@@ -1,5 +1,51 @@
 import TensorCore
 
+// Causal grouped-query attention (transformers `LlamaAttention`, `eager_attention_forward`), forward and backward
+// side by side, in blocks of query rows with BLAS for Q·Kᵀ and P·V.
+
+/// Causal grouped-query attention of one sequence whose keys and values (including the new rows) are in `keys` and
+/// `values`: query row i (position `start + i`) attends to positions 0 … start + i.
+///
+/// Per head and block of query rows: S = Q·Kᵀ/√hd (BLAS), masked softmax, O = P·V (BLAS), written into the head's
+/// columns of `out`. The attention probabilities are not kept (backward recomputes them per block).
+/// - Parameters: out [T, H·hd]; q [T, H·hd] with rows `qStride` apart; keys, values [start + T, Hkv·hd] with rows
+///   `kvStride` apart (one layer of a KV cache, or the k and v columns of the fused projection of a training pass);
+///   scores scratch [H, blockRows, start + T].
+package func attentionForward(
+    out: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, qStride: Int, keys: UnsafePointer<Float>,
+    values: UnsafePointer<Float>, kvStride: Int, rows: Int, start: Int, heads: Int, kvHeads: Int, headDim: Int, blockRows: Int, scores: UnsafeMutablePointer<Float>
+) {
+    let qWidth = heads * headDim, group = heads / kvHeads
+    let scale = 1 / Float(headDim).squareRoot()
+    let context = start + rows
+    let o = SendablePointer(out), qp = SendableConstPointer(q), kp = SendableConstPointer(keys)
+    let vp = SendableConstPointer(values), sp = SendablePointer(scores)
+    Parallel.forEachChunk(heads, minChunk: rows * context >= 16384 ? 1 : heads) { headRange in
+        for h in headRange {
+            let g = h / group
+            let s = sp.pointer + h * blockRows * context
+            var i0 = 0
+            while i0 < rows {
+                let i1 = min(rows, i0 + blockRows)
+                let keyCount = start + i1
+                Matmul.gemm(
+                    m: i1 - i0, n: keyCount, k: headDim, a: qp.pointer + i0 * qStride + h * headDim, lda: qStride,
+                    b: kp.pointer + g * headDim, ldb: kvStride, transposeB: true, c: s, ldc: keyCount, alpha: scale)
+                for i in i0..<i1 {
+                    let row = s + (i - i0) &* keyCount
+                    let valid = start + i + 1
+                    softmaxInPlace(row, count: valid)
+                    for j in valid..<keyCount { row[j] = 0 }
+                }
+                Matmul.gemm(
+                    m: i1 - i0, n: headDim, k: keyCount, a: s, lda: keyCount, b: vp.pointer + g * headDim, ldb: kvStride,
+                    c: o.pointer + i0 * qWidth + h * headDim, ldc: qWidth)
+                i0 = i1
+            }
+        }
+    }
+}
+
 /// Backward of `attentionForward` for one sequence that starts at position 0 (a training sequence), in blocks of
 /// query rows like the forward.
 ///
@@ -16,7 +62,7 @@ import TensorCore
 ///   - dOut: [T, H·hd] gradient of the attention output.
 ///   - qkv: [T, qkvStride] saved q | k | v (after RoPE).
 ///   - scratch: [Hkv, 2, blockRows, T] floats.
-func attentionBackward(
+package func attentionBackward(
     dQKV: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>, qkvStride: Int, rows T: Int,
     heads: Int, kvHeads: Int, headDim hd: Int, blockRows: Int, scratch: UnsafeMutablePointer<Float>
 ) {

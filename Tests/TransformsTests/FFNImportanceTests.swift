@@ -1,4 +1,6 @@
 import Runtime
+import Transforms
+import Formats
 import TensorCore
 import TestSupport
 import Testing
@@ -60,5 +62,19 @@ struct BackwardImportanceTests {
         let scores = try FFNImportance.ffnImportance(model: model, sequences: [sequence])
         let expected = abs(terms[0]) + abs(terms[1])
         #expect(abs(scores[1][5] - expected) <= 1e-6 * expected)
+    }
+
+    @Test("importance refuses MoE models with the runtime's typed error")
+    func moeRefused() throws {
+        let config = try ModelConfig(json: try JSONParser.parse("""
+            {"model_type": "mixtral", "vocab_size": 40, "hidden_size": 16, "num_hidden_layers": 1,
+             "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 24,
+             "num_local_experts": 4, "num_experts_per_tok": 2, "max_position_embeddings": 64, "rms_norm_eps": 1e-5}
+            """))
+        let layout = ParameterLayout(config: config) { $0.contains("block_sparse_moe") }
+        let model = LanguageModel(config: config, parameters: ModelParameters(layout: layout))
+        #expect(throws: RuntimeError.unsupported("backward: MoE layers are not supported yet (layer 0)")) {
+            try FFNImportance.ffnImportance(model: model, sequences: [[1, 2, 3]])
+        }
     }
 }

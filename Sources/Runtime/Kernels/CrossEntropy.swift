@@ -1,6 +1,8 @@
 import Foundation
 import TensorCore
 
+// LM head + next-token cross-entropy (transformers `LlamaForCausalLM` loss), fused forward and backward.
+
 /// LM head and next-token cross-entropy, forward and backward fused over one [N, V] buffer.
 ///
 /// logits = h · Wᵀ is written into `logits`; each row is then turned in place into its gradient
@@ -10,7 +12,7 @@ import TensorCore
 /// - Parameters: dHidden [N, D]; dWeight [V, D] (nil to skip); logits scratch [N, V]; hidden [N, D]; weight [V, D];
 ///   targets [N] (ignored where the weight is 0); rowWeights [N].
 /// - Returns: Σ_n weight[n] · loss[n], accumulated in Double.
-func lmHeadCrossEntropyBackward(
+package func lmHeadCrossEntropyBackward(
     dHidden: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>?, logits: UnsafeMutablePointer<Float>,
     hidden: UnsafePointer<Float>, weight: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
     rowWeights: UnsafePointer<Float>, rows N: Int, width D: Int, vocabulary V: Int
