@@ -6,7 +6,7 @@ public struct EvaluationOptions: Sendable, Equatable {
     public var numFewShot: Int?
     /// Overrides every task's few-shot seed (`--seed`).
     public var seed: UInt64?
-    /// Directory with the full data files (`--data-dir`), named as in `shared/data/eval/`.
+    /// Directory with the full data files (`--data-dir`), named as in llm-foundry's `scripts/eval/local_data/` (flat).
     public var dataDirectory: String?
     /// Whether encodes follow the tokenizer's BOS configuration (true, lm-eval HEAD) or never add BOS.
     public var addBOS: Bool

@@ -2,7 +2,7 @@ import Formats
 
 /// A data-row layout: how a JSONL row becomes a `TaskDocument`.
 ///
-/// The generic layouts are those of the llm-foundry files in `shared/data/eval/` (keys renamable through the task's
+/// The generic layouts are those of mosaicml/llm-foundry's `scripts/eval/local_data/` files (keys renamable through the task's
 /// `fields`); the others are the layouts of the datasets lm-evaluation-harness reads, with its `doc_to_text` /
 /// `doc_to_choice` / `doc_to_target` logic (`lm_eval/tasks/{piqa,arc,super_glue/boolq,winogrande,lambada}`).
 public enum TaskFormat: String, Sendable, CaseIterable, Equatable {

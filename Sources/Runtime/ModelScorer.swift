@@ -1,12 +1,12 @@
 import Foundation
 
-/// Scores continuations with a `LanguageModel` (the evaluation harness's `TokenScorer`).
+/// Scores continuations with a `LanguageModel` (Evaluation makes it the harness's `TokenScorer`).
 ///
 /// The context is computed once into a KV cache; the continuations then run together as one batch of sequences, each
 /// from its own copy of that cache, so K choices cost one context pass plus one batched pass over their tokens (the
 /// linear layers see all continuation tokens in one GEMM). The first continuation token is scored from the
 /// context's last logits.
-public final class ModelScorer: TokenScorer {
+public final class ModelScorer {
     public let model: LanguageModel
     private let cache: KVCache
     /// Per-continuation copies of the context cache (grown on demand, reused across calls).

@@ -1,6 +1,7 @@
 import TensorCore
 
-/// Drop-Upcycling partial re-initialisation (arXiv 2502.19261, conversion.md §4.3).
+/// Drop-Upcycling partial re-initialisation (arXiv 2502.19261; Taishi-N324/Drop-Upcycling
+/// `conversions/drop_upcycling.py`).
 public enum DropUpcycling {
     /// The positions (within an expert of width `width`, ascending) that expert `expert` re-initialises: a seeded
     /// random subset of size ⌊ratio · width⌋, one per expert, shared by its gate, up and down matrices.

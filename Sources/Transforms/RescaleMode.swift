@@ -1,6 +1,7 @@
 import TensorCore
 
-/// Output rescaling of a split (conversion.md §1.5).
+/// Output rescaling of a split (`score_scale_factor` of `UniversalCalculator` in LLaMA-MoE
+/// `smoe/modules/moe/moe_calculators.py`; arXiv 2406.16554).
 public enum RescaleMode: Sendable, Equatable {
     /// `scoreScale = 1`.
     case none

@@ -1,6 +1,9 @@
 import TensorCore
 
-/// How the router weight `[E, H]` is initialised (conversion.md §1.4, §3, §5).
+/// How the router weight `[E, H]` is initialised: random (LLaMA-MoE `smoe/models/llama_moe/modeling_llama_moe.py`
+/// `_init_weights`), zero (`get_gate_network` in `smoe/modules/moe/moe_gates.py`), expert centroids (MoEfication
+/// `moefication/utils.py`; arXiv 2110.01786) and hidden-state prompts (mergekit `mergekit/moe/router.py`
+/// `get_gate_params`).
 public enum RouterInit: Sendable, Equatable {
     /// N(0, std²) per entry, seeded (HF LLaMA `initializer_range` 0.02; Drop-Upcycling `torch_normal_002`).
     case random(std: Float, seed: UInt64)

@@ -1,6 +1,7 @@
 import Foundation
 
-/// How router logits become per-token expert weights (conversion.md §7).
+/// How router logits become per-token expert weights (transformers `models/mixtral/modeling_mixtral.py` and
+/// `models/qwen2_moe/modeling_qwen2_moe.py` with `norm_topk_prob`; LLaMA-MoE `smoe/modules/moe/moe_gates.py`).
 public enum RoutingMode: Sendable, Equatable, Hashable {
     /// Softmax over all E logits, keep the top-k probabilities; with `renormalize` they are divided by their sum
     /// (Mixtral, LLaMA-MoE v2, `norm_topk_prob = true`); without, they keep their full-softmax values
@@ -9,7 +10,8 @@ public enum RoutingMode: Sendable, Equatable, Hashable {
     /// Keep the top-k logits, softmax over those k only (LLaMA-MoE v1 `TopKBalancedNoisyGate`).
     case topKThenSoftmax
     /// Every selected expert weighs exactly 1 (no softmax). A verification aid: with top-k = N it is the
-    /// partition identity of conversion.md §7(a). Stock runtimes cannot express it; `RescaleMode.exact` gives a
+    /// partition identity Σ_e W_d[:,S_e](silu(W_g[S_e]x) ⊙ W_u[S_e]x) = W_d(silu(W_g x) ⊙ W_u x) for a neuron
+    /// partition {S_e}. Stock runtimes cannot express it; `RescaleMode.exact` gives a
     /// checkpoint-representable equivalent.
     case unitWeights
 

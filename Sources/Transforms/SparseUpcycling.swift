@@ -16,7 +16,8 @@ public enum SparseUpcycling {
     /// 5. router: R base rows from `options.router`, each repeated G times (virtual groups).
     ///
     /// With r = 0, σ = 0, renormalised routing and G | K (and G | S) the result computes the dense FFN for any
-    /// router (conversion.md §7(b) and §4.2).
+    /// router: Σ_{e∈topk} p_e · FFN(x) = FFN(x) when the top-k weights sum to 1, and the G shards of one copy
+    /// (Megatron-LM `megatron/core/transformer/moe/upcycling_utils.py`; arXiv 2410.07524) sum to the dense FFN.
     ///
     /// - Throws: `TransformError` for K > N, G ∤ N or G ∤ I, r ∉ [0, 1], σ < 0, S < 0, and router-init errors.
     public static func upcycle(_ dense: DenseFFN, options: UpcycleOptions) throws(TransformError) -> MoEFFN {

@@ -18,7 +18,8 @@ public enum CoactivationKernel: String, Sendable, Equatable, CaseIterable {
     case square
 }
 
-/// A LLaMA-MoE expert-construction method with its inputs (conversion.md §1.2).
+/// A LLaMA-MoE expert-construction method with its inputs (pjlab-sys4nlp/llama-moe
+/// `smoe/utils/expert_construction/expert_split.py`; arXiv 2406.16554).
 public enum SplitMethod: Sendable, Equatable {
     /// Seeded shuffle of `[0…0, 1…1, …]` labels: every expert gets `I/N` random neurons.
     case random(seed: UInt64)

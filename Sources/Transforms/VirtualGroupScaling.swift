@@ -1,5 +1,5 @@
-/// NVIDIA's virtual-group weight scaling for fine-grained upcycling (Megatron `upcycling_utils.py`,
-/// conversion.md §4.2).
+/// NVIDIA's virtual-group weight scaling for fine-grained upcycling (Megatron-LM
+/// `megatron/core/transformer/moe/upcycling_utils.py`; arXiv 2410.07524).
 public enum VirtualGroupScaling {
     /// The factor s by which the routed experts' output must be multiplied so that R copies × G shards with
     /// router rows replicated G times reproduce the dense FFN:

@@ -7,8 +7,9 @@ import Testing
 /// Runs the built `moekit` executable (`swift build -c release --product moekit` first; scripts/test.sh does).
 @Suite("moekit command line", .serialized)
 struct CLITests {
-    /// The moekit binary next to the test bundle.
-    static func binary() -> String? {
+    /// The moekit binary next to the test bundle (or in .build/release).
+    /// - Throws: `MissingFixture` when it was not built: a failure, since the build product is no optional fixture.
+    static func binary() throws -> String {
         var directory = URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
         for _ in 0..<3 {
             let candidate = directory.appendingPathComponent("moekit").path
@@ -17,13 +18,13 @@ struct CLITests {
         }
         let fallback = TestModels.repositoryRoot + "/.build/release/moekit"
         if FileManager.default.isExecutableFile(atPath: fallback) { return fallback }
-        Issue.record("moekit binary not found; run `swift build -c release --product moekit` before the tests")
-        return nil
+        throw MissingFixture("moekit binary not found; run `swift build -c release --product moekit` before the tests")
     }
 
-    @Test("inspect --json on SmolLM2 lists 272 tensors of a 30-block llama")
+    @Test("inspect --json on SmolLM2 lists 272 tensors of a 30-block llama", .requiresSmolLM2)
     func inspectJSON() throws {
-        guard let moekit = Self.binary(), let model = TestModels.smolLM2() else { return }
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let (status, output) = try TestModels.run(moekit, ["inspect", model, "--json"])
         #expect(status == 0)
         let json = try JSONParser.parse(output)
@@ -42,7 +43,7 @@ struct CLITests {
     @Test("bad input exits with status 1 and an error naming the file",
         arguments: ["missing", "empty", "garbage", "truncated-gguf"])
     func badInput(kind: String) throws {
-        guard let moekit = Self.binary() else { return }
+        let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
         let path = tmp.file("model.gguf")
         switch kind {
@@ -60,7 +61,7 @@ struct CLITests {
 
     @Test("convert validates --dtype and round-trips a tiny model through the CLI")
     func convert() throws {
-        guard let moekit = Self.binary() else { return }
+        let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
         try TinyLlama().writeHFDirectory(tmp.file("hf"))
         let recipes = ["--recipes", TestModels.repositoryRoot + "/Converters"]

@@ -14,9 +14,10 @@ struct MoECommandTests {
         return try JSONParser.parse(line)
     }
 
-    @Test("SmolLM2: upcycle --experts 4 --top-k 2 (safetensors and GGUF) verifies exact", arguments: ["safetensors", "gguf"])
+    @Test("SmolLM2: upcycle --experts 4 --top-k 2 (safetensors and GGUF) verifies exact", .requiresSmolLM2, arguments: ["safetensors", "gguf"])
     func upcycleExact(format: String) throws {
-        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         let out = tmp.file(format == "gguf" ? "moe.gguf" : "moe")
         let (status, output) = try TestModels.run(moekit, ["upcycle", model, out, "--experts", "4", "--top-k", "2", "--target", "mixtral", "--format", format])
@@ -36,9 +37,10 @@ struct MoECommandTests {
         #expect(manifest["sources"]?.arrayValue?.first?["sha256"]?.stringValue?.count == 64)
     }
 
-    @Test("SmolLM2: split K=N exact, split K=2 random finite, merge-dense round trip bit-identical")
+    @Test("SmolLM2: split K=N exact, split K=2 random finite, merge-dense round trip bit-identical", .requiresSmolLM2)
     func splitVerifyMerge() throws {
-        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         var (status, output) = try TestModels.run(moekit, [
             "split", model, tmp.file("exact"), "--experts", "8", "--top-k", "8", "--rescale", "exact", "--router", "zero",
@@ -68,9 +70,10 @@ struct MoECommandTests {
         #expect(try PathUtilities.readBytes(tmp.file("dense/model.safetensors")) == PathUtilities.readBytes(tmp.file("merged/model.safetensors")))
     }
 
-    @Test("SmolLM2: split --experts 8 --top-k 8 with unit weights (llama-moe, multiply_gate_scores false) verifies exact")
+    @Test("SmolLM2: split --experts 8 --top-k 8 with unit weights (llama-moe, multiply_gate_scores false) verifies exact", .requiresSmolLM2)
     func llamaMoEUnitWeights() throws {
-        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         let (status, output) = try TestModels.run(moekit, [
             "split", model, tmp.file("moe"), "--experts", "8", "--top-k", "8", "--rescale", "exact", "--router", "zero",
@@ -101,9 +104,10 @@ struct MoECommandTests {
         return path
     }
 
-    @Test("SmolLM2: split --experts 8 --top-k 2 with every method completes; verify reports finite numbers and both perplexities")
+    @Test("SmolLM2: split --experts 8 --top-k 2 with every method completes; verify reports finite numbers and both perplexities", .requiresSmolLM2)
     func everySplitMethod() throws {
-        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         let calibration = ["--calibration", try Self.calibrationText(tmp), "--calibration-tokens", "512"]
         let methods: [(String, [String])] = [
@@ -131,20 +135,31 @@ struct MoECommandTests {
         if let inner = perplexities["sharing-inner"], let random = perplexities["random"] { #expect(inner < random) }
     }
 
-    @Test("verify --calibration reads JSON Lines (gzip) and text; bad calibration files fail naming the file")
+    @Test("verify --calibration reads JSON Lines (gzip) and text; bad calibration files fail naming the file", .requiresSmolLM2)
     func verifyCalibration() throws {
-        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         var (status, output) = try TestModels.run(moekit, ["upcycle", model, tmp.file("moe"), "--experts", "2", "--top-k", "1"])
         #expect(status == 0, "\(output)")
-        let corpus = TestModels.repositoryRoot + "/../shared/data/corpus/wikipedia.jsonl.gz"
-        if FileManager.default.fileExists(atPath: corpus) {
-            (status, output) = try TestModels.run(moekit, ["verify", model, tmp.file("moe"), "--calibration", corpus, "--max-tokens", "64", "--json"])
-            #expect(status == 0, "\(output)")
-            let report = try JSONParser.parse(String(output.split(separator: "\n").last { $0.hasPrefix("{") } ?? "{}"))
-            #expect(report["tokens"]?.intValue == 64)
-            #expect((report["max_abs_delta_logit"]?.doubleValue ?? 1) <= 1e-3)
-        }
+        // A gzip JSON Lines corpus made here with gzip(1), long enough for 64 tokens.
+        let sentences = [
+            "The river rises in the northern hills and flows south through farmland and two market towns.",
+            "Its valley was settled early, and the old stone bridges still carry the roads that follow it.",
+            "In spring the water runs high with melted snow; by late summer it is shallow enough to wade.",
+            "Fishermen gather at the weir each autumn, when the salmon return upstream to the gravel beds.",
+            "A canal built beside the lower reach once carried coal and grain to the port at the estuary.",
+        ]
+        let lines = sentences.map { "{\"text\": \"\($0)\"}\n" }.joined()
+        try Data(lines.utf8).write(to: URL(fileURLWithPath: tmp.file("corpus.jsonl")))
+        (status, output) = try TestModels.run("/usr/bin/env", ["gzip", tmp.file("corpus.jsonl")])
+        #expect(status == 0, "\(output)")
+        let corpus = tmp.file("corpus.jsonl.gz")
+        (status, output) = try TestModels.run(moekit, ["verify", model, tmp.file("moe"), "--calibration", corpus, "--max-tokens", "64", "--json"])
+        #expect(status == 0, "\(output)")
+        let report = try JSONParser.parse(String(output.split(separator: "\n").last { $0.hasPrefix("{") } ?? "{}"))
+        #expect(report["tokens"]?.intValue == 64)
+        #expect((report["max_abs_delta_logit"]?.doubleValue ?? 1) <= 1e-3)
         try Data("{\"text\": \"The cat sat on the mat.\"}\n{\"body\": 1}\n".utf8).write(to: URL(fileURLWithPath: tmp.file("bad.jsonl")))
         try Data(" \n\t\n".utf8).write(to: URL(fileURLWithPath: tmp.file("blank.txt")))
         let cases: [(String, String)] = [
@@ -158,9 +173,10 @@ struct MoECommandTests {
         }
     }
 
-    @Test("bad options fail with status 1 before writing; --dry-run writes nothing")
+    @Test("bad options fail with status 1 before writing; --dry-run writes nothing", .requiresSmolLM2)
     func badOptions() throws {
-        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         let cases: [[String]] = [
             ["split", model, tmp.file("o"), "--experts", "7", "--top-k", "2"],  // 7 ∤ 1536

@@ -7,9 +7,10 @@ import Testing
 /// `moekit logits` and `moekit generate` on the SmolLM2 test model (skipped without it), and their input errors.
 @Suite("moekit logits / generate", .serialized)
 struct ModelCommandTests {
-    @Test("logits writes tokens [T] and logits [T, vocab]; ' Paris' tops the last row")
+    @Test("logits writes tokens [T] and logits [T, vocab]; ' Paris' tops the last row", .requiresSmolLM2)
     func logitsFile() throws {
-        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let directory = TemporaryDirectory()
         let out = directory.path + "/logits.safetensors"
         let (status, output) = try TestModels.run(moekit, ["logits", model, "--text", "The capital of France is", "--out", out])
@@ -24,17 +25,19 @@ struct ModelCommandTests {
         #expect(last.firstIndex(of: last.max()!)! - 4 * 49152 == 7042)
     }
 
-    @Test("generate streams a greedy continuation: ' Paris.'")
+    @Test("generate streams a greedy continuation: ' Paris.'", .requiresSmolLM2)
     func generateParis() throws {
-        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let (status, output) = try TestModels.run(moekit, ["generate", model, "--prompt", "The capital of France is", "--max-tokens", "4"])
         #expect(status == 0)
         #expect(output.hasPrefix("The capital of France is Paris."), "\(output)")
     }
 
-    @Test("Bad input: no text, both inputs, empty text, missing file, negative max tokens")
+    @Test("Bad input: no text, both inputs, empty text, missing file, negative max tokens", .requiresSmolLM2)
     func badInput() throws {
-        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let directory = TemporaryDirectory()
         let out = directory.path + "/x.safetensors"
         let cases: [[String]] = [

@@ -48,7 +48,7 @@ struct PlanCommandTests {
 
     @Test("a YAML plan and the equivalent flags write the same tensors, manifest and config")
     func planEqualsFlags() throws {
-        guard let moekit = CLITests.binary() else { return }
+        let moekit = try CLITests.binary()
         let plan = write("split.yaml", """
             operation: split
             experts: 4
@@ -89,7 +89,7 @@ struct PlanCommandTests {
 
     @Test("flags typed on the command line override the plan")
     func flagsOverridePlan() throws {
-        guard let moekit = CLITests.binary() else { return }
+        let moekit = try CLITests.binary()
         let plan = write("p.yaml", "operation: upcycle\nexperts: 2\ntop_k: 1\nseed: 1\nnoise: 0.5\nlayers:\n  - layers: [1]\n    noise: 0.1\n")
         var result = try TestModels.run(moekit, ["upcycle", "--plan", plan, tmp.file("hf"), tmp.file("a"), "--seed", "7", "--experts", "4", "--noise", "0.02"] + recipes)
         #expect(result.status == 0, "\(result.output)")
@@ -102,7 +102,7 @@ struct PlanCommandTests {
 
     @Test("moekit plan and --dry-run write nothing and report per-layer settings, problems, shards and RAM")
     func dryRun() throws {
-        guard let moekit = CLITests.binary() else { return }
+        let moekit = try CLITests.binary()
         let plan = write("p.yaml", """
             operation: split
             input: \(tmp.file("hf"))
@@ -151,7 +151,7 @@ struct PlanCommandTests {
 
     @Test("a plan whose layers differ is written layer by layer and recorded per layer in the manifest")
     func perLayerWrite() throws {
-        guard let moekit = CLITests.binary() else { return }
+        let moekit = try CLITests.binary()
         let plan = write("per-layer.yaml", """
             operation: split
             experts: 4
@@ -185,14 +185,15 @@ struct PlanCommandTests {
 
     @Test("a bad plan fails with file, field and expectation before any output exists")
     func badPlans() throws {
-        guard let moekit = CLITests.binary() else { return }
+        let moekit = try CLITests.binary()
         let cases: [(String, String, [String])] = [
             ("typo.yaml", "operation: split\nexperts: 4\ntop_kk: 2\n", ["typo.yaml", "line 3, /top_kk: unknown field 'top_kk'"]),
             ("type.json", "{\"operation\": \"split\", \"experts\": \"4\", \"top_k\": 2}", ["type.json", "/experts: expected integer, found string \"4\""]),
             ("enum.yaml", "operation: split\nexperts: 4\ntop_k: 2\nmethod: kmeans\n", ["enum.yaml", "/method: expected one of"]),
             ("range.yaml", "operation: split\nexperts: 4\ntop_k: 2\nlayers:\n  - layers: 0-2\n    router: zero\n", ["range.yaml", "/layers/0/layers: layer 2 does not exist; the model has 2 layers"]),
             ("op.yaml", "operation: upcycle\nexperts: 4\ntop_k: 2\n", ["op.yaml", "/operation: expected \"split\""]),
-            ("yaml.yaml", "operation: split\nexperts: 4\ntop_k: 2\nrouter: |\n  zero\n", ["yaml.yaml:4:9: block scalars"]),
+            ("yaml.yaml", "operation: split\nexperts: 4\ntop_k: 2\nrouter: &r zero\n", ["yaml.yaml:4:9: anchors"]),
+            ("dup.yaml", "operation: split\nexperts: 4\ntop_k: 2\nexperts: 8\n", ["dup.yaml:2:1: duplicate key 'experts'"]),
             ("dense.yaml", "operation: split\nexperts: 4\ntop_k: 2\nlayers:\n  - layers: [0]\n    dense: true\n", ["--dense-layers", "mixtral"]),
             ("cal.yaml", "operation: split\nexperts: 4\ntop_k: 2\nmethod: gradient\n", ["--method gradient needs --calibration FILE"]),
             ("missing.yaml", "operation: split\nexperts: 4\n", ["--top-k is required"]),

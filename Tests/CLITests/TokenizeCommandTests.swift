@@ -7,9 +7,10 @@ import Testing
 /// `moekit tokenize` through the built binary.
 @Suite("moekit tokenize", .serialized)
 struct TokenizeCommandTests {
-    @Test("--json prints llama.cpp's ids; empty text prints []; --no-special keeps special strings as text")
+    @Test("--json prints llama.cpp's ids; empty text prints []; --no-special keeps special strings as text", .requiresSmolLM2)
     func tokenize() throws {
-        guard let moekit = CLITests.binary(), let model = TestModels.smolLM2() else { return }
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let chat = try TestModels.run(moekit, ["tokenize", model, "--text", "<|im_start|>user\nhi<|im_end|>", "--json"])
         #expect(chat.status == 0)
         #expect(try JSONParser.parse(chat.output) == .array([1, 4093, 198, 6004, 2].map { .integer($0) }))
@@ -26,10 +27,10 @@ struct TokenizeCommandTests {
 
     @Test("a missing text file or model exits 1 with an error naming it")
     func badInput() throws {
-        guard let moekit = CLITests.binary() else { return }
+        let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
         let missingText = tmp.file("missing.txt")
-        let model = TestModels.smolLM2() ?? tmp.file("model.gguf")
+        let model = TestFixtures.smolLM2Path ?? tmp.file("model.gguf")
         let noFile = try TestModels.run(moekit, ["tokenize", model, "--file", missingText])
         #expect(noFile.status == 1 && noFile.output.hasPrefix("error: ") && noFile.output.contains(missingText), "\(noFile.output)")
         let missingModel = tmp.file("missing.gguf")

@@ -7,7 +7,7 @@ import TestSupport
 
 @Suite("GGUF reader")
 struct GGUFReaderTests {
-    /// formats.md §2.1: header + one KV general.architecture = "llama", no tensors = 69 bytes.
+    /// The GGUF layout of ggml `docs/gguf.md`: header + one KV general.architecture = "llama", no tensors = 69 bytes.
     static var workedVector: [UInt8] {
         var b = GGUFBytes.header(tensors: 0, kvs: 1)
         b.kv("general.architecture", string: "llama")
@@ -166,9 +166,9 @@ struct GGUFReaderTests {
 
     // MARK: Real model
 
-    @Test("reads SmolLM2-135M-Instruct Q4_1 (llama.cpp-made)")
+    @Test("reads SmolLM2-135M-Instruct Q4_1 (llama.cpp-made)", .requiresSmolLM2)
     func readsSmolLM2() throws {
-        guard let path = TestModels.smolLM2() else { return }
+        let path = try TestModels.requireSmolLM2()
         let file = try GGUFFile(path: path)
         #expect(file.architecture == "llama")
         #expect(file.tensors.count == 272)

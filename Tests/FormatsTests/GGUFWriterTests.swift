@@ -244,9 +244,7 @@ struct GGUFWriterTests {
 
     @Test(
         "gguf-py reads our output (MOEKIT_PY_CROSSCHECK=1)",
-        .enabled(
-            if: ProcessInfo.processInfo.environment["MOEKIT_PY_CROSSCHECK"] == "1",
-            "set MOEKIT_PY_CROSSCHECK=1 (needs python3 with gguf and numpy) to run the gguf-py cross-check"))
+        .requiresPythonPackages("gguf", "numpy"))
     func pythonCrossCheck() throws {
         for alignment in [32, 64] {
             let dir = TemporaryDirectory()

@@ -6,10 +6,10 @@ import Testing
 
 @Suite("JSON Lines reader (zlib + json-c)")
 struct JSONLReaderTests {
-    @Test("reads the shared gzip corpus: 433 Wikipedia documents, 1,248,290 code points (Python's count)")
+    @Test("reads the shared gzip corpus: 433 Wikipedia documents, 1,248,290 code points (Python's count)",
+        .requiresShared("data/corpus/wikipedia.jsonl.gz"))
     func sharedCorpus() throws {
-        let path = TestModels.repositoryRoot + "/../shared/data/corpus/wikipedia.jsonl.gz"
-        guard FileManager.default.fileExists(atPath: path) else { return }
+        let path = try TestModels.requireShared("data/corpus/wikipedia.jsonl.gz")
         let texts = try JSONLReader.strings(field: "text", in: path)
         #expect(texts.count == 433)
         #expect(texts.reduce(0) { $0 + $1.unicodeScalars.count } == 1_248_290)

@@ -6,7 +6,8 @@ import TensorCore
 // Tests for the ggml block codecs (GGMLCodec, LegacyBlocks.swift, KQuantBlocks.swift).
 //
 // 1. Hand-built blocks: each test writes block bytes by hand and derives the expected floats from the layout in
-//    formats.md §2.7 / ggml-common.h, written out independently of the decoder. The chosen values keep every product
+//    ggml `ggml/src/ggml-common.h` (block structs) and `dequantize_row_*` in `ggml/src/ggml-quants.c`, written
+//    out independently of the decoder. The chosen values keep every product
 //    exact in Float, so these tests check the layout (bit positions, nibble order, signs), not rounding.
 // 2. Cross-implementation vectors (Fixtures/quant_vectors.json, made by scripts/make_quant_vectors.py with gguf-py):
 //    random blocks whose decoded float32 bit patterns must match exactly, which also pins ggml's operation order.

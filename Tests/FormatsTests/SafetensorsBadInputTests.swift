@@ -21,7 +21,8 @@ private func header(_ entries: String...) -> String { "{" + entries.joined(separ
 
 private func zeros(_ n: Int) -> [UInt8] { [UInt8](repeating: 0, count: n) }
 
-/// formats.md §1.5, one case each.
+/// The reference reader's errors (`SafeTensorError` in huggingface/safetensors `safetensors/src/tensor.rs`), one
+/// case each.
 let badSafetensorsCases: [BadSafetensorsCase] = [
     .init(name: "empty file", bytes: []) { if case .fileTooSmall(_, 0) = $0 { true } else { false } },
     .init(name: "5-byte file", bytes: [1, 2, 3, 4, 5]) { if case .fileTooSmall(_, 5) = $0 { true } else { false } },

@@ -86,7 +86,7 @@ struct SafetensorsReferenceTests {
     }
 
     @Test("opt-in (MOEKIT_PY_CROSSCHECK=1): python safetensors loads files our writer produced",
-        .enabled(if: ProcessInfo.processInfo.environment["MOEKIT_PY_CROSSCHECK"] == "1"))
+        .requiresPythonPackages("safetensors", "numpy"))
     func pythonLoadsOurFiles() throws {
         let dir = TemporaryDirectory()
         for name in Self.fixtureNames {

@@ -6,11 +6,11 @@ import Testing
 @testable import Formats
 
 /// Integration tests on the real SmolLM2-135M-Instruct Q4_1 GGUF (fetched by scripts/fetch-smollm2.sh).
-@Suite("SmolLM2-135M integration", .serialized)
+@Suite("SmolLM2-135M integration", .serialized, .requiresSmolLM2)
 struct SmolLM2Tests {
     @Test("inspect: 272 tensors, architecture llama, 30 blocks")
     func inspect() throws {
-        guard let path = TestModels.smolLM2() else { return }
+        let path = try TestModels.requireSmolLM2()
         let inspection = try CheckpointInspection.inspect(path: path)
         #expect(inspection.format == "gguf")
         #expect(inspection.tensors.count == 272)
@@ -26,7 +26,7 @@ struct SmolLM2Tests {
 
     @Test("GGUF -> HF (F32) -> GGUF F32 keeps every dequantized value; config and tokenizer match the GGUF")
     func roundTrip() throws {
-        guard let path = TestModels.smolLM2() else { return }
+        let path = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         try ConversionTests.ggufToHF(path, tmp.file("hf"), dtype: .f32, maxShardSize: 200_000_000)
         let config = try JSONParser.parse(try PathUtilities.readBytes(tmp.file("hf/config.json")))
@@ -68,11 +68,11 @@ struct SmolLM2Tests {
     }
 }
 
-@Suite("ModelSource: HF-named tensors from any checkpoint")
+@Suite("ModelSource: HF-named tensors from any checkpoint", .requiresSmolLM2)
 struct ModelSourceTests {
     @Test("GGUF and its HF conversion give the same config and the same HF-layout tensors")
     func ggufAndHFAgree() throws {
-        guard let path = TestModels.smolLM2() else { return }
+        let path = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         try ConversionTests.ggufToHF(path, tmp.file("hf"), dtype: .f32)
         let recipes = TestModels.repositoryRoot + "/Converters"

@@ -10,7 +10,9 @@ import Testing
 struct BackwardCrossCheckTests {
     static let python = ProcessInfo.processInfo.environment["MOEKIT_BACKWARD_XCHECK_PYTHON"]
 
-    @Test("loss and gradients match transformers' LlamaForCausalLM", .enabled(if: python != nil))
+    @Test(
+        "loss and gradients match transformers' LlamaForCausalLM",
+        .requiresPython(named: "MOEKIT_BACKWARD_XCHECK_PYTHON", importing: "torch", "transformers"))
     func matchesTransformers() throws {
         Matmul.useSingleThreadedBLAS()
         let directory = TemporaryDirectory()

@@ -4,7 +4,9 @@ import TensorCore
 import TestSupport
 import Testing
 
-/// The two exact identities between an MoE layer and the dense FFN it came from (conversion.md §7).
+/// The two exact identities between an MoE layer and the dense FFN it came from: a neuron partition with every
+/// expert selected at weight 1 sums to the dense FFN, and N identical experts under renormalised top-k
+/// (Mixtral, transformers `models/mixtral/modeling_mixtral.py`) give Σ_{e∈topk} p_e · FFN(x) = FFN(x).
 @Suite("MoE invariants")
 struct MoEInvariantTests {
     static let common = """

@@ -6,13 +6,13 @@ import TestSupport
 import Testing
 
 /// The real SmolLM2-135M-Instruct GGUF against transformers' reading of the same file
-/// (Fixtures/smollm2_reference.json, written by scripts/make_smollm2_fixtures.py). Skipped when the model is absent.
-@Suite("SmolLM2 runtime", .serialized)
+/// (Fixtures/smollm2_reference.json, written by scripts/make_smollm2_fixtures.py). Reported skipped when the model is absent.
+@Suite("SmolLM2 runtime", .serialized, .requiresSmolLM2)
 struct SmolLM2RuntimeTests {
     nonisolated(unsafe) static var cached: LanguageModel?
 
-    static func model() throws -> LanguageModel? {
-        guard let path = TestModels.smolLM2() else { return nil }
+    static func model() throws -> LanguageModel {
+        let path = try TestModels.requireSmolLM2()
         if let cached { return cached }
         Matmul.useSingleThreadedBLAS()
         let model = try LanguageModel.load(path: path, recipesDirectory: TestModels.repositoryRoot + "/Converters").model
@@ -28,7 +28,7 @@ struct SmolLM2RuntimeTests {
 
     @Test("Greedy generation of 'The capital of France is' starts with ' Paris' and matches transformers")
     func greedyParis() throws {
-        guard let model = try Self.model() else { return }
+        let model = try Self.model()
         let reference = try Self.reference()
         let prompt = Self.ids(reference["prompt_ids"])
         let expected = Self.ids(reference["greedy_ids"])
@@ -45,7 +45,7 @@ struct SmolLM2RuntimeTests {
 
     @Test("Logits of a short sentence match transformers to 1e-3")
     func logitsMatchTransformers() throws {
-        guard let model = try Self.model() else { return }
+        let model = try Self.model()
         let reference = try Self.reference()
         let ids = Self.ids(reference["short_ids"])
         let subset = (reference["logits_vocab_subset"]?.arrayValue ?? []).compactMap { $0.intValue.map(Int.init) }
@@ -67,7 +67,7 @@ struct SmolLM2RuntimeTests {
 
     @Test("Perplexity of a paragraph of plain English prose is below 40")
     func prosePerplexity() throws {
-        guard let model = try Self.model() else { return }
+        let model = try Self.model()
         let reference = try Self.reference()
         let ids = Self.ids(reference["prose_ids"])
         let scorer = ModelScorer(model: model)

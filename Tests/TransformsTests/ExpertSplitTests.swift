@@ -21,7 +21,7 @@ struct ExpertSplitTests {
         ]
     }
 
-    @Test("K = N, unit weights, scale 1: every non-sharing split ≡ dense (§7a)", arguments: [2, 4, 8])
+    @Test("K = N, unit weights, scale 1: every non-sharing split ≡ dense (partition identity)", arguments: [2, 4, 8])
     func unitWeightSplitIsExact(n: Int) throws {
         let reference = Fixtures.naive(Self.dense, Self.x)
         for method in Self.methods(n) {

@@ -246,9 +246,9 @@ struct MoETargetTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path) == ["dense"])
     }
 
-    @Test("SmolLM2 → qwen2-moe GGUF, upcycle N=2 K=1 zero router: logits equal the dense model's")
+    @Test("SmolLM2 → qwen2-moe GGUF, upcycle N=2 K=1 zero router: logits equal the dense model's", .requiresSmolLM2)
     func smolLM2Qwen() throws {
-        guard let smol = TestModels.smolLM2() else { return }
+        let smol = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         let layers = 30
         let start = Date()

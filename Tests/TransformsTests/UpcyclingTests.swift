@@ -14,7 +14,7 @@ struct UpcyclingTests {
     }
 
     @Test(
-        "identical experts + renormalised top-k ≡ dense for any router (§7b)",
+        "identical experts + renormalised top-k ≡ dense for any router (Σ p_e = 1)",
         arguments: [(2, 1), (2, 2), (4, 1), (4, 2), (4, 4), (8, 2), (8, 3)])
     func identicalExpertsAreExact(n: Int, k: Int) throws {
         let reference = Fixtures.naive(Self.dense, Self.x)
@@ -64,7 +64,8 @@ struct UpcyclingTests {
         }
     }
 
-    /// conversion.md §4.2: before scaling, renormalised top-k gives MLP/G; softmax without renormalisation and
+    /// Megatron-LM `megatron/core/transformer/moe/upcycling_utils.py` (arXiv 2410.07524): before scaling,
+    /// renormalised top-k gives MLP/G; softmax without renormalisation and
     /// uniform probabilities 1/(RG) with K shards selected gives K/(R·G²)·MLP. Scaling by s = G resp. R·G²/K
     /// restores the MLP.
     @Test("virtual-group invariant: unscaled output is MLP/G (renormalised) or K/(R·G²)·MLP (pre-softmax, uniform)")

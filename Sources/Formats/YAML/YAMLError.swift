@@ -1,4 +1,4 @@
-/// A YAML construct the subset reader rejects or cannot parse, with its 1-based position.
+/// A YAML text the reader rejects or cannot parse, with its 1-based position (libyaml's problem mark or the node).
 public struct YAMLError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The file (or other label) the text came from.
     public let file: String

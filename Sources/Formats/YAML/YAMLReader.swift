@@ -1,3 +1,6 @@
+import Foundation
+import Yams
+
 /// Where a value starts in a YAML text (1-based).
 public struct YAMLLocation: Sendable, Equatable {
     public let line: Int
@@ -17,219 +20,199 @@ public struct YAMLDocument: Sendable {
     public let locations: [String: YAMLLocation]
 }
 
-/// A reader for the subset of YAML that configuration files use, producing `JSONValue`.
+/// Reads one YAML document into `JSONValue` through libyaml (jpsim/Yams), the full YAML 1.2 syntax: block and flow
+/// collections, plain, quoted and block scalars, comments.
 ///
-/// Supported: block mappings and sequences by indentation (spaces only), `- ` items (including mappings and
-/// sequences inside items), plain, single- and double-quoted scalars typed by the YAML 1.2 core schema,
-/// one-line flow sequences and mappings (`[0, 29]`, `{file: a.jsonl, tokens: 4096}`, nested), `#` comments, and
-/// one leading `---` document marker. Anything else (anchors, aliases, tags, block scalars `|`/`>`, multi-line
-/// scalars or flow collections, tab indentation, several documents, duplicate keys) is an error naming
-/// file:line:column. No YAML library is available to the package, and this subset keeps plans unambiguous.
+/// Plain scalars are typed by the YAML 1.2 core schema (`YAMLScalar`), so `yes` stays a string as in JSON-minded
+/// tools; quoted and block scalars are strings. Rejected, with file:line:column: syntax errors (libyaml's problem
+/// mark), several documents, duplicate keys (also keys that differ in YAML but not as JSON strings, `1` and `"1"`),
+/// non-scalar keys, anchors and aliases (a plan names each value once, and aliases could expand exponentially),
+/// explicit tags, nesting deeper than `maximumDepth`, and texts over `maximumBytes`.
 public enum YAMLReader {
+    /// Collections nest at most this deep (libyaml itself stops at 1,000).
+    public static let maximumDepth = 128
+    /// Largest text accepted (plans are a few kilobytes).
+    public static let maximumBytes = 1 << 20
+    /// Most values converted: a second guard, after the anchor check, against texts that expand.
+    public static let maximumValues = 1 << 20
+
     /// Parses `text`; `file` names it in errors.
     public static func parse(_ text: String, file: String) throws(YAMLError) -> YAMLDocument {
-        var parser = try YAMLBlockParser(text: text, file: file)
-        return try parser.document()
+        guard text.utf8.count <= maximumBytes else {
+            throw YAMLError(file: file, line: 1, column: 1, message: "YAML text of \(text.utf8.count) bytes is larger than the \(maximumBytes) bytes accepted")
+        }
+        // Yams builds and releases its node tree recursively; a deep text must not overflow a thread's small stack,
+        // so parsing runs on a thread of its own with a large stack (reserved address space, touched only if used).
+        let job = YAMLParseJob(text: text, file: file)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            job.run()
+            done.signal()
+        }
+        thread.stackSize = 256 << 20
+        thread.start()
+        done.wait()
+        return try job.result.get()
     }
 }
 
-/// One non-blank, non-comment line.
-struct YAMLLine {
-    /// 1-based line number.
-    let number: Int
-    /// The characters, indentation included (items rewrite their `- ` to spaces).
-    var chars: [Character]
-    /// Column of the first non-space character (0-based).
-    var indent: Int
-
-    /// Whether the content starts a block sequence item (`-` followed by a space or the end of the line).
-    var isSequenceItem: Bool {
-        chars[indent] == "-" && (indent + 1 == chars.count || chars[indent + 1] == " ")
-    }
-}
-
-/// The indentation-driven block structure; one-line values go through `YAMLInlineScanner`.
-struct YAMLBlockParser {
+/// One parse, run on the large-stack thread.
+final class YAMLParseJob: @unchecked Sendable {
+    let text: String
     let file: String
-    var lines: [YAMLLine] = []
-    var index = 0
-    var locations: [String: YAMLLocation] = [:]
+    var result: Result<YAMLDocument, YAMLError> = .failure(YAMLError(file: "", line: 1, column: 1, message: "not parsed"))
 
-    init(text: String, file: String) throws(YAMLError) {
+    init(text: String, file: String) {
+        self.text = text
         self.file = file
-        var sawContent = false
-        for (offset, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let number = offset + 1
-            var chars = Array(raw)
-            if chars.last == "\r" { chars.removeLast() }
-            if number == 1, chars.first == "\u{FEFF}" { chars.removeFirst() }
-            var indent = 0
-            while indent < chars.count, chars[indent] == " " { indent += 1 }
-            if indent < chars.count, chars[indent] == "\t" {
-                throw YAMLError(file: file, line: number, column: indent + 1, message: "tab characters cannot indent YAML; use spaces")
+    }
+
+    func run() {
+        do {
+            // The parser must outlive the conversion: nodes hold their anchors weakly, and the parser owns them.
+            let parser: Parser
+            let root: Node?
+            do {
+                parser = try Parser(yaml: text)
+                root = try parser.singleRoot()
+            } catch let error as YamlError {
+                throw YAMLErrorTranslation.translate(error, text: text, file: file)
             }
-            while let last = chars.last, last == " " || last == "\t" { chars.removeLast() }
-            if indent >= chars.count || chars[indent] == "#" { continue }
-            let content = String(chars[indent...])
-            if indent == 0, content == "---" || content.hasPrefix("--- ") || content.hasPrefix("---\t") {
-                let rest = content.dropFirst(3).drop { $0 == " " || $0 == "\t" }
-                guard !sawContent else {
-                    throw YAMLError(file: file, line: number, column: 1, message: "several documents (---) are not supported; a plan is one document")
-                }
-                guard rest.isEmpty || rest.first == "#" else {
-                    throw YAMLError(file: file, line: number, column: 5, message: "content after the --- marker is not supported; start it on the next line")
-                }
-                sawContent = true
-                continue
+            guard let root else {
+                result = .success(YAMLDocument(value: .null, locations: ["": YAMLLocation(line: 1, column: 1)]))
+                return
             }
-            if indent == 0, content == "..." || content.hasPrefix("%") {
-                throw YAMLError(file: file, line: number, column: 1, message: "document end markers and directives (..., %) are not supported")
-            }
-            sawContent = true
-            lines.append(YAMLLine(number: number, chars: chars, indent: indent))
+            var converter = YAMLNodeConverter(file: file)
+            let value = try withExtendedLifetime(parser) { () throws(YAMLError) in try converter.value(of: root, pointer: "", depth: 0) }
+            result = .success(YAMLDocument(value: value, locations: converter.locations))
+        } catch let error as YAMLError {
+            result = .failure(error)
+        } catch {
+            result = .failure(YAMLError(file: file, line: 1, column: 1, message: "\(error)"))
         }
     }
+}
 
-    func error(_ line: YAMLLine, column: Int, _ message: String) -> YAMLError {
-        YAMLError(file: file, line: line.number, column: column + 1, message: message)
-    }
-
-    mutating func document() throws(YAMLError) -> YAMLDocument {
-        guard !lines.isEmpty else { return YAMLDocument(value: .null, locations: ["": YAMLLocation(line: 1, column: 1)]) }
-        let value = try block(indent: lines[0].indent, pointer: "")
-        if index < lines.count {
-            let line = lines[index]
-            throw error(line, column: line.indent, "unexpected indentation: this line does not continue the structure above it")
+/// Turns Yams' errors into `YAMLError` with libyaml's 1-based problem position.
+enum YAMLErrorTranslation {
+    static func translate(_ error: YamlError, text: String, file: String) -> YAMLError {
+        func message(_ problem: String, _ context: YamlError.Context?) -> String {
+            guard let context else { return problem }
+            return "\(problem) (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
         }
-        return YAMLDocument(value: value, locations: locations)
-    }
-
-    /// A node whose first line is `lines[index]`, indented by exactly `indent`.
-    mutating func block(indent: Int, pointer: String) throws(YAMLError) -> JSONValue {
-        let line = lines[index]
-        if line.isSequenceItem { return try sequence(indent: indent, pointer: pointer) }
-        if try startsMappingKey(line) { return try mapping(indent: indent, pointer: pointer) }
-        var scanner = YAMLInlineScanner(chars: line.chars, line: line.number, file: file, position: indent)
-        let value = try scanner.blockValue(pointer: pointer)
-        locations.merge(scanner.locations) { $1 }
-        index += 1
-        try rejectContinuation(after: line, indent: indent)
-        return value
-    }
-
-    /// A value on one line may not continue on more-indented lines (multi-line scalars are outside the subset).
-    func rejectContinuation(after line: YAMLLine, indent: Int) throws(YAMLError) {
-        guard index < lines.count, lines[index].indent > indent else { return }
-        let next = lines[index]
-        throw error(next, column: next.indent, "unexpected indentation: multi-line scalars are not supported, and the value on line \(line.number) is complete")
-    }
-
-    /// Whether the content of `line` is `key:` or `key: value`.
-    func startsMappingKey(_ line: YAMLLine) throws(YAMLError) -> Bool {
-        let content = Array(line.chars[line.indent...])
-        switch content[0] {
-        case "\"", "'":
-            var scanner = YAMLInlineScanner(chars: line.chars, line: line.number, file: file, position: line.indent)
-            _ = content[0] == "\"" ? try scanner.doubleQuoted() : try scanner.singleQuoted()
-            scanner.skipSpaces()
-            return scanner.current == ":" && (scanner.position + 1 == line.chars.count || line.chars[scanner.position + 1] == " ")
-        case "[", "{":
-            return false
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            if problem == "but found another document" {
+                return YAMLError(file: file, line: mark.line, column: mark.column, message: "several documents (---) in one file; a plan is one document")
+            }
+            if problem.contains("tab") || problem.contains("cannot start any token"), lineStartsWithTab(text, mark.line) {
+                return YAMLError(file: file, line: mark.line, column: mark.column, message: "tab characters cannot indent YAML; use spaces (\(problem))")
+            }
+            return YAMLError(file: file, line: mark.line, column: mark.column, message: message(problem, context))
+        case let .reader(problem, offset, _, _):
+            let (line, column) = position(ofCharacter: offset ?? 0, in: text)
+            return YAMLError(file: file, line: line, column: column, message: problem)
+        case let .duplicatedKeysInMapping(duplicates, context):
+            let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            return YAMLError(file: file, line: context.mark.line, column: context.mark.column, message: "duplicate key \(keys): each key may appear once in a mapping")
         default:
-            return YAMLInlineScanner.mappingColon(in: content) != nil
+            return YAMLError(file: file, line: 1, column: 1, message: "\(error)")
         }
     }
 
-    mutating func sequence(indent: Int, pointer: String) throws(YAMLError) -> JSONValue {
-        var items: [JSONValue] = []
-        while index < lines.count, lines[index].indent == indent, lines[index].isSequenceItem {
-            let itemPointer = pointer + "/\(items.count)"
-            var line = lines[index]
-            if indent + 1 == line.chars.count {
-                locations[itemPointer] = YAMLLocation(line: line.number, column: indent + 1)
-                index += 1
-                if index < lines.count, lines[index].indent > indent {
-                    items.append(try block(indent: lines[index].indent, pointer: itemPointer))
-                } else {
-                    items.append(.null)
-                }
-            } else {
-                // `- content`: the item is a node indented at the column of its content.
-                line.chars[indent] = " "
-                var contentIndent = indent + 1
-                while contentIndent < line.chars.count, line.chars[contentIndent] == " " { contentIndent += 1 }
-                line.indent = contentIndent
-                lines[index] = line
-                if line.chars[contentIndent] == "#" {
-                    index += 1
-                    locations[itemPointer] = YAMLLocation(line: line.number, column: indent + 1)
-                    if index < lines.count, lines[index].indent > indent {
-                        items.append(try block(indent: lines[index].indent, pointer: itemPointer))
-                    } else {
-                        items.append(.null)
-                    }
-                } else {
-                    items.append(try block(indent: contentIndent, pointer: itemPointer))
-                }
-            }
-            if index < lines.count, lines[index].indent > indent {
-                let next = lines[index]
-                throw error(next, column: next.indent, "unexpected indentation inside the sequence item of line \(line.number)")
-            }
-        }
-        locations[pointer] = locations[pointer + "/0"] ?? locations[pointer]
-        return .array(items)
+    /// Whether 1-based `line` of `text` is indented with a tab.
+    static func lineStartsWithTab(_ text: String, _ line: Int) -> Bool {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard line >= 1, line <= lines.count else { return false }
+        return lines[line - 1].drop { $0 == " " }.first == "\t"
     }
 
-    mutating func mapping(indent: Int, pointer: String) throws(YAMLError) -> JSONValue {
-        var object = JSONObject()
-        var firstLocation: YAMLLocation?
-        while index < lines.count, lines[index].indent == indent {
-            let line = lines[index]
-            guard !line.isSequenceItem else {
-                throw error(line, column: indent, "expected a mapping key, found a sequence item ('- ')")
-            }
-            guard try startsMappingKey(line) else {
-                throw error(line, column: indent, "expected 'key: value' in a mapping")
-            }
-            var scanner = YAMLInlineScanner(chars: line.chars, line: line.number, file: file, position: indent)
-            let key: String
-            switch line.chars[indent] {
-            case "\"": key = try scanner.doubleQuoted()
-            case "'": key = try scanner.singleQuoted()
-            default:
-                try scanner.rejectUnsupported(line.chars[indent])
-                let colon = indent + YAMLInlineScanner.mappingColon(in: Array(line.chars[indent...]))!
-                var text = String(line.chars[indent..<colon])
-                while text.last == " " { text.removeLast() }
-                key = text
-                scanner.position = colon
-            }
-            scanner.skipSpaces()
-            scanner.position += 1  // the ':'
-            guard !object.contains(key) else { throw error(line, column: indent, "duplicate key '\(key)'") }
-            let memberPointer = pointer + "/" + YAMLInlineScanner.escape(key)
-            let keyLocation = YAMLLocation(line: line.number, column: indent + 1)
-            if firstLocation == nil { firstLocation = keyLocation }
-            if scanner.restIsBlank() {
-                index += 1
-                locations[memberPointer] = keyLocation
-                if index < lines.count, lines[index].indent > indent {
-                    object[key] = try block(indent: lines[index].indent, pointer: memberPointer)
-                } else if index < lines.count, lines[index].indent == indent, lines[index].isSequenceItem {
-                    object[key] = try sequence(indent: indent, pointer: memberPointer)
-                } else {
-                    object[key] = .null
-                }
-            } else {
-                object[key] = try scanner.blockValue(pointer: memberPointer)
-                locations.merge(scanner.locations) { $1 }
-                locations[memberPointer] = keyLocation
-                index += 1
-                try rejectContinuation(after: line, indent: indent)
-            }
+    /// 1-based line and column of the character at `offset`.
+    static func position(ofCharacter offset: Int, in text: String) -> (Int, Int) {
+        var line = 1
+        var column = 1
+        for character in text.prefix(offset) {
+            if character == "\n" { line += 1; column = 1 } else { column += 1 }
         }
-        if let firstLocation, locations[pointer] == nil { locations[pointer] = firstLocation }
-        return .object(object)
+        return (line, column)
+    }
+}
+
+/// Converts Yams' node tree into `JSONValue`, recording each node's location by JSON pointer.
+struct YAMLNodeConverter {
+    let file: String
+    var locations: [String: YAMLLocation] = [:]
+    var values = 0
+
+    init(file: String) { self.file = file }
+
+    func location(_ node: Node) -> YAMLLocation {
+        YAMLLocation(line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+    }
+
+    func error(_ node: Node, _ message: String) -> YAMLError {
+        let at = location(node)
+        return YAMLError(file: file, line: at.line, column: at.column, message: message)
+    }
+
+    /// Rejects what a plan does not use: anchors and aliases (an alias is the anchored node itself, so the first
+    /// of them met in document order is the anchor), and explicit tags. Keys skip the tag check: Yams resolves
+    /// their tags in place while it looks for duplicate keys.
+    func check(_ node: Node, isKey: Bool = false) throws(YAMLError) {
+        if node.anchor != nil {
+            throw error(node, "anchors (&) and aliases (*) are not supported; write each value out")
+        }
+        if isKey { return }
+        switch node {
+        case .scalar(let scalar):
+            let tag = scalar.tag.description
+            let quotedString = scalar.style != .plain && (tag == Tag.Name.str.rawValue || tag.isEmpty)
+            guard tag.isEmpty || quotedString else { throw error(node, "tags (\(tag)) are not supported; write the plain value") }
+        case .mapping(let mapping):
+            guard mapping.tag.description.isEmpty else { throw error(node, "tags (\(mapping.tag)) are not supported") }
+        case .sequence(let sequence):
+            guard sequence.tag.description.isEmpty else { throw error(node, "tags (\(sequence.tag)) are not supported") }
+        case .alias:
+            throw error(node, "aliases (*) are not supported; write each value out")
+        }
+    }
+
+    mutating func value(of node: Node, pointer: String, depth: Int) throws(YAMLError) -> JSONValue {
+        try check(node)
+        guard depth < YAMLReader.maximumDepth else {
+            throw error(node, "collections nested deeper than \(YAMLReader.maximumDepth) levels")
+        }
+        values += 1
+        guard values <= YAMLReader.maximumValues else {
+            throw error(node, "more than \(YAMLReader.maximumValues) values in one document")
+        }
+        if locations[pointer] == nil { locations[pointer] = location(node) }
+        switch node {
+        case .scalar(let scalar):
+            return scalar.style == .plain ? YAMLScalar.resolve(scalar.string) : .string(scalar.string)
+        case .sequence(let sequence):
+            var items: [JSONValue] = []
+            for (index, item) in sequence.enumerated() {
+                items.append(try value(of: item, pointer: pointer + "/\(index)", depth: depth + 1))
+            }
+            return .array(items)
+        case .mapping(let mapping):
+            var object = JSONObject()
+            for (keyNode, valueNode) in mapping {
+                try check(keyNode, isKey: true)
+                guard case .scalar(let keyScalar) = keyNode else {
+                    throw error(keyNode, "mapping keys must be scalars (strings)")
+                }
+                let key = keyScalar.string
+                guard !object.contains(key) else { throw error(keyNode, "duplicate key '\(key)': each key may appear once in a mapping") }
+                let memberPointer = pointer + "/" + key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+                object[key] = try value(of: valueNode, pointer: memberPointer, depth: depth + 1)
+                // A member is located at its key, as an editor shows it.
+                locations[memberPointer] = location(keyNode)
+            }
+            return .object(object)
+        case .alias:
+            throw error(node, "aliases (*) are not supported; write each value out")
+        }
     }
 }

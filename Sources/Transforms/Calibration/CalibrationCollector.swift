@@ -5,7 +5,8 @@ import TensorCore
 /// (`LayerCalibration`): MLP inputs always, down-proj inputs and per-cluster importance on request.
 ///
 /// Samples are grouped into `clusters` equal-size clusters by balanced k-means on each sample's mean final-layer MLP
-/// input (L2-normalised) — our stand-in for LLaMA-MoE's sentence-embedding text clustering (conversion.md §1.2); a
+/// input (L2-normalised) — our stand-in for LLaMA-MoE's sentence-embedding text clustering
+/// (`smoe/entrypoint/text_clustering.py` in pjlab-sys4nlp/llama-moe); a
 /// token's label is its sample's cluster (router `hidden` init, per-cluster importance).
 public enum CalibrationCollector {
     /// - Parameters:

@@ -3,7 +3,7 @@
 public enum PlanError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The plan file cannot be read.
     case cannotRead(path: String, reason: String)
-    /// The file is not valid JSON or not within the YAML subset.
+    /// The file is not valid JSON or YAML (or uses a YAML feature plans reject: anchors, aliases, tags).
     case syntax(path: String, line: Int, column: Int, message: String)
     /// The document breaks `Schemas/plan.schema.json`; one line per violation, each starting with its location.
     case schema(path: String, violations: [String])

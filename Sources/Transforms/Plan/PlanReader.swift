@@ -1,7 +1,7 @@
 import Foundation
 import Formats
 
-/// Reads a plan file (JSON, or the YAML subset of `YAMLReader` for `.yaml`/`.yml`), validates it against
+/// Reads a plan file (JSON, or YAML through `YAMLReader` for `.yaml`/`.yml`), validates it against
 /// `Schemas/plan.schema.json` and builds the typed `ConversionPlan`. Nothing is written.
 public enum PlanReader {
     /// Reads and validates the plan at `path` against `schema` (the parsed plan schema).

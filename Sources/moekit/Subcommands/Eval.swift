@@ -26,7 +26,7 @@ extension MoekitCommand {
         @Option(help: "Directory of extra task files, searched before the built-in Tasks/.")
         var taskDir: String?
 
-        @Option(help: "Directory with the full data files (named as in shared/data/eval/).")
+        @Option(help: "Directory with the full data files, named as in llm-foundry's scripts/eval/local_data/ (e.g. piqa.jsonl).")
         var dataDir: String?
 
         @Option(help: "Evaluate only the first N items of each task, in file order.")
