@@ -28,6 +28,12 @@ extension MoEModelWriter {
             }
             do {
                 try Validate.topK(c.topK, experts: c.experts)
+                let width = c.expertWidth(intermediate: intermediate)
+                guard width >= 1 else {
+                    throw TransformError.invalidParameter(
+                        name: "experts", value: "\(c.experts)",
+                        reason: "every expert needs at least one neuron, but d_ff = \(intermediate) gives experts of width \(width)")
+                }
                 switch c {
                 case .upcycle(let o):
                     guard o.granularity >= 1, intermediate % o.granularity == 0 else {

@@ -5,17 +5,22 @@ import TensorCore
 /// Writing the output: the checkpoint (HF directory or GGUF file), its side files and the manifest file.
 extension MoEModelWriter {
     /// Writes the MoE model to `output` (an HF directory, or a GGUF file) and its manifest, and returns the
-    /// manifest. Each file is written atomically (temporary file + rename); nothing is written when validation
-    /// found problems.
+    /// manifest. Nothing is written when validation found problems; config, tokenizer files and the destination are
+    /// checked before the first byte. An HF directory is built beside `output` and committed as a whole
+    /// (`HuggingFaceDirectoryWriter`, manifest file inside); a GGUF file is written atomically (temporary file +
+    /// rename) and its manifest file after it.
     ///
     /// The source files are hashed on background threads (`SHA256.BackgroundFiles`) while the tensors are
     /// written. The headers are first written with pending digests (64 `0` characters, the length of a hex
     /// digest, so the manifest text keeps its byte length) and overwritten with the final digests before each
-    /// file is committed, so no file is renamed into place with pending digests. The standalone manifest file is
-    /// written last.
+    /// file is committed, so no file is renamed into place with pending digests.
+    /// - Parameter replaceExisting: replace an existing output (`--force`); otherwise it is refused.
     @discardableResult
-    public func write(to output: String, progress: ConversionProgressHandler? = nil) throws -> JSONValue {
+    public func write(
+        to output: String, progress: ConversionProgressHandler? = nil, replaceExisting: Bool = false
+    ) throws -> JSONValue {
         if let problem = problems.first { throw problem }
+        try OutputSafety.checkReplaceable(output: output, force: replaceExisting, directoryOutput: format == .safetensors)
         let hashing = SHA256.BackgroundFiles(files: source.files)
         let pendingJSON = try manifest(sourceDigests: Array(repeating: SHA256.BackgroundFiles.pendingDigest, count: source.files.count))
         let pendingText = JSONWriter.serialize(pendingJSON)
@@ -38,50 +43,28 @@ extension MoEModelWriter {
                     var final = metadata
                     final[Manifest.ggufKey] = .string(JSONWriter.serialize(try finalManifest()))
                     return final
-                })
+                }, replaceExisting: replaceExisting)
+            try AtomicFileWriter.write(
+                JSONWriter.bytes(try finalManifest(), indent: 2) + [0x0A], to: Manifest.path(forOutput: output, isDirectory: false))
         case .safetensors:
             let tensors = try hfTensors(cache: LayerCache())
-            try PathUtilities.createDirectory(output)
-            try ShardedSafetensorsWriter.write(
-                directory: output, tensors: withProgress(tensors, progress), maxShardSize: 5_000_000_000,
+            let files = [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: outputConfig())] + (try tokenizerFiles())
+            try HuggingFaceDirectoryWriter(destination: output, replaceExisting: replaceExisting).write(
+                tensors: withProgress(tensors, progress), maxShardSize: 5_000_000_000,
                 metadata: [("format", "pt"), (Manifest.safetensorsKey, pendingText)],
-                finalizeMetadata: { [("format", "pt"), (Manifest.safetensorsKey, JSONWriter.serialize(try finalManifest()))] })
-            func writeJSON(_ name: String, _ value: JSONValue) throws {
-                try AtomicFileWriter.write(JSONWriter.bytes(value, indent: 2) + [0x0A], to: PathUtilities.join(output, name))
-            }
-            try writeJSON("config.json", outputConfig())
-            try writeTokenizerFiles(output)
+                finalizeMetadata: { [("format", "pt"), (Manifest.safetensorsKey, JSONWriter.serialize(try finalManifest()))] },
+                files: files,
+                finalFiles: { [HuggingFaceDirectoryWriter.SideFile(name: Manifest.fileName, json: try finalManifest())] })
         }
-        let manifestJSON = try finalManifest()
-        try AtomicFileWriter.write(
-            JSONWriter.bytes(manifestJSON, indent: 2) + [0x0A], to: Manifest.path(forOutput: output, isDirectory: format == .safetensors))
-        return manifestJSON
+        return try finalManifest()
     }
 
     /// Tokenizer files: copied from an HF source, produced from GGUF metadata as `moekit convert` does.
-    func writeTokenizerFiles(_ directory: String) throws {
-        if source.format == "huggingface" {
-            for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "tokenizer.model"] {
-                let from = PathUtilities.join(source.path, name)
-                if PathUtilities.exists(from) {
-                    try AtomicFileWriter.write(try PathUtilities.readBytes(from), to: PathUtilities.join(directory, name))
-                }
-            }
-            return
-        }
-        guard let tokenizer = source.tokenizer else { return }
-        func writeJSON(_ name: String, _ value: JSONValue) throws {
-            try AtomicFileWriter.write(JSONWriter.bytes(value, indent: 2) + [0x0A], to: PathUtilities.join(directory, name))
-        }
-        var generation = JSONObject([("_from_model_config", .bool(true))])
-        if let bos = tokenizer.bosID { generation["bos_token_id"] = .integer(Int64(bos)) }
-        if let eos = tokenizer.eosID { generation["eos_token_id"] = .integer(Int64(eos)) }
-        try writeJSON("generation_config.json", .object(generation))
-        if tokenizer.isByteLevelBPE {
-            try writeJSON("tokenizer.json", try tokenizer.tokenizerJSON(preTokenizers: preTokenizers, path: source.path))
-            let maxLength = source.config["max_position_embeddings"]?.intValue.map(Int.init)
-            try writeJSON("tokenizer_config.json", tokenizer.tokenizerConfigJSON(maxLength: maxLength))
-            try writeJSON("special_tokens_map.json", tokenizer.specialTokensMapJSON())
-        }
+    func tokenizerFiles() throws -> [HuggingFaceDirectoryWriter.SideFile] {
+        if source.format == "huggingface" { return try HuggingFaceSideFiles.copied(from: source.path) }
+        guard let tokenizer = source.tokenizer else { return [] }
+        return try HuggingFaceSideFiles.fromTokenizer(
+            tokenizer, preTokenizers: preTokenizers, path: source.path,
+            maxLength: source.config["max_position_embeddings"]?.intValue.map(Int.init))
     }
 }
