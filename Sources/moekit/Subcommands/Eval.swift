@@ -60,17 +60,17 @@ extension MoekitCommand {
             try reportingErrors {
                 let names = tasks.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 guard !names.isEmpty else { throw EvaluationError.invalidOption("--tasks names no task") }
-                let library = try TaskLibrary.standard(userDirectory: taskDir)
-                let definitions = try names.map { name throws(EvaluationError) in try library.task(named: name) }
-                // Fail on missing data and unusable outputs before loading the model.
-                for task in definitions { _ = try task.dataPath(dataDirectory: dataDir) }
+                // Refuse unusable outputs before anything else.
                 if let output {
-                    let samples = logSamples ? definitions.map { samplesPath(output: output, task: $0.name) } : []
+                    let samples = logSamples ? names.map { samplesPath(output: output, task: $0) } : []
                     for path in [output] + samples {
                         try OutputChecks.check(output: path, inputs: [model], force: force, directoryOutput: false)
                     }
-                    try PathUtilities.createDirectory(TemporaryPaths.directory(of: output))
                 }
+                let library = try TaskLibrary.standard(userDirectory: taskDir)
+                let definitions = try names.map { name throws(EvaluationError) in try library.task(named: name) }
+                // Fail on missing data before loading the model.
+                for task in definitions { _ = try task.dataPath(dataDirectory: dataDir) }
                 let source = try ModelSource.open(model, recipesDirectory: recipes)
                 let tokenizer = try makeTokenizer(source)
                 let scorer = try makeScorer(source)
@@ -94,6 +94,7 @@ extension MoekitCommand {
                 ]
                 let report = EvaluationReport(results: results, config: config)
                 if let output {
+                    try PathUtilities.createDirectory(TemporaryPaths.directory(of: output))
                     try AtomicFileWriter.write(JSONWriter.bytes(report.json(), indent: 2) + [0x0A], to: output, replaceExisting: force)
                     if logSamples {
                         for result in results {
