@@ -59,7 +59,11 @@ static void temp_signal_handler(int signal_number) {
     raise(signal_number);
 }
 
+/// The signals whose handler was installed.
+static sigset_t temp_handled;
+
 static void temp_install_handlers(void) {
+    sigemptyset(&temp_handled);
     for (size_t i = 0; i < sizeof temp_signals / sizeof temp_signals[0]; i++) {
         struct sigaction old;
         if (sigaction(temp_signals[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN) continue;
@@ -68,6 +72,7 @@ static void temp_install_handlers(void) {
         action.sa_handler = temp_signal_handler;
         sigfillset(&action.sa_mask);
         sigaction(temp_signals[i], &action, NULL);
+        sigaddset(&temp_handled, temp_signals[i]);
     }
 }
 
@@ -75,6 +80,9 @@ int moekit_temp_register(const char *path) {
     size_t length = strlen(path);
     if (length >= MOEKIT_TEMP_PATH_MAX) return -1;
     pthread_once(&temp_once, temp_install_handlers);
+    // A process started by a thread that blocks these signals (libdispatch workers do) inherits the blocked mask and
+    // would never see them; the registering thread unblocks them so an interrupt is delivered and cleaned up.
+    pthread_sigmask(SIG_UNBLOCK, &temp_handled, NULL);
     pthread_mutex_lock(&temp_lock);
     int slot = -1;
     for (int i = 0; i < MOEKIT_TEMP_SLOTS; i++) {

@@ -18,7 +18,4 @@ enum OutputChecks {
         try OutputSafety.checkSeparate(output: output, inputs: all)
         try OutputSafety.checkReplaceable(output: output, force: force, directoryOutput: directoryOutput)
     }
-
-    /// Whether a writer's output path names a GGUF file (by its extension).
-    static func isGGUF(_ path: String) -> Bool { path.lowercased().hasSuffix(".gguf") }
 }
