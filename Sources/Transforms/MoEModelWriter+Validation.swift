@@ -30,8 +30,16 @@ extension MoEModelWriter {
                 try Validate.topK(c.topK, experts: c.experts)
                 let width = c.expertWidth(intermediate: intermediate)
                 guard width >= 1 else {
+                    let (option, value): (String, Int) = switch c {
+                    case .upcycle(let o): ("granularity", o.granularity)
+                    case .split(let o):
+                        switch o.method {
+                        case .sharingInner, .sharingInter: ("expert-size", width)
+                        default: ("experts", o.experts)
+                        }
+                    }
                     throw TransformError.invalidParameter(
-                        name: "experts", value: "\(c.experts)",
+                        name: option, value: "\(value)",
                         reason: "every expert needs at least one neuron, but d_ff = \(intermediate) gives experts of width \(width)")
                 }
                 switch c {

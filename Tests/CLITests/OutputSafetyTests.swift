@@ -239,6 +239,23 @@ struct OutputSafetyTests {
         #expect(Self.temporaries(in: tmp.path).isEmpty)
     }
 
+    @Test("experts without a neuron are refused before any output exists, naming the option")
+    func expertsNeedNeurons() throws {
+        let moekit = try #require(CLITests.binary())
+        let tmp = TemporaryDirectory()
+        let (hf, _) = try Self.tinyModels(moekit, tmp)  // d_ff = 128
+        let runs: [(arguments: [String], option: String)] = [
+            (["split", hf, tmp.file("o"), "--experts", "256", "--top-k", "1"], "experts 256"),
+            (["upcycle", hf, tmp.file("o"), "--experts", "2", "--top-k", "1", "--granularity", "256"], "granularity 256"),
+        ]
+        for (arguments, option) in runs {
+            let result = try TestModels.run(moekit, arguments + Self.recipes)
+            #expect(result.status == 1, "\(result.output)")
+            #expect(result.output.contains(option) && result.output.contains("at least one neuron"), "\(result.output)")
+        }
+        #expect(!PathUtilities.exists(tmp.file("o")) && Self.temporaries(in: tmp.path).isEmpty)
+    }
+
     @Test("SIGINT and SIGTERM during convert remove the temporary directory and leave no output",
         .enabled(if: OutputSafetyTests.smolLM2Available, "needs the SmolLM2 GGUF (scripts/fetch-smollm2.sh)"),
         arguments: [SIGINT, SIGTERM])

@@ -85,12 +85,15 @@ struct HuggingFaceDirectoryWriterTests {
         let dead = try Self.deadProcessID()
         try FileManager.default.createDirectory(atPath: tmp.file(".model.tmp-\(dead)"), withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: tmp.file(".model.tmp-\(dead)/model.safetensors"), contents: Data([1, 2]))
-        FileManager.default.createFile(atPath: tmp.file(".x.gguf.tmp-\(dead)"), contents: Data([1]))
+        FileManager.default.createFile(atPath: tmp.file(".x.gguf.tmp-\(dead)"), contents: Data("GGUF\u{3}".utf8))
         try FileManager.default.createDirectory(atPath: tmp.file(".model.old-\(dead)"), withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: tmp.file(".y.tmp-1"), contents: Data([1]))  // pid 1 is alive
         FileManager.default.createFile(atPath: tmp.file("keep.tmp-\(dead)"), contents: Data([1]))  // not a writer name
+        // Writer names whose content is not a writer's (another program's files) are kept.
+        FileManager.default.createFile(atPath: tmp.file(".other.tmp-\(dead)"), contents: Data("plain text".utf8))
+        try FileManager.default.createDirectory(atPath: tmp.file(".nested.tmp-\(dead)/sub"), withIntermediateDirectories: true)
         try HuggingFaceDirectoryWriter(destination: tmp.file("model")).write(tensors: [Self.tensor("a", [1])])
-        #expect(Self.names(tmp.path) == [".y.tmp-1", "keep.tmp-\(dead)", "model"])
+        #expect(Self.names(tmp.path) == [".nested.tmp-\(dead)", ".other.tmp-\(dead)", ".y.tmp-1", "keep.tmp-\(dead)", "model"])
     }
 
     @Test("writer temporary names are recognised with their process id")

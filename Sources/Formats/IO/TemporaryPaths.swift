@@ -59,7 +59,8 @@ public enum TemporaryPaths {
 
     /// Removes the temporary files and directories that runs of dead processes left in `directory` (names as
     /// `temporary(for:)` and `replaced(for:)` make them, for any destination name). Entries of live processes,
-    /// including this one, are kept. Errors are ignored: cleaning is best effort.
+    /// including this one, are kept, and so is anything that does not look like a writer's (`looksLikeWriterOutput`),
+    /// in case another program uses the same naming. Errors are ignored: cleaning is best effort.
     /// - Returns: the names removed.
     @discardableResult
     public static func removeStale(in directory: String) -> [String] {
@@ -75,10 +76,47 @@ public enum TemporaryPaths {
         var removed: [String] = []
         for name in names {
             guard let pid = ownerProcess(ofTemporaryName: name), pid != getpid(), !isAlive(pid) else { continue }
-            removeTree((directory.hasSuffix("/") ? directory : directory + "/") + name)
+            let path = (directory.hasSuffix("/") ? directory : directory + "/") + name
+            guard looksLikeWriterOutput(path) else { continue }
+            removeTree(path)
             removed.append(name)
         }
         return removed
+    }
+
+    /// Whether `path` is what a writer leaves: a file that is empty or starts like a GGUF file (`GGUF`), a
+    /// safetensors file (8-byte header length, then `{`) or JSON (`{`); or a directory of files only (an HF output
+    /// being built, or one replaced by `--force`).
+    static func looksLikeWriterOutput(_ path: String) -> Bool {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return false }
+        switch status.st_mode & S_IFMT {
+        case S_IFREG:
+            let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            var head = [UInt8](repeating: 0, count: 9)
+            let count = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, 9) }
+            guard count >= 0 else { return false }
+            if count == 0 { return true }
+            if count >= 4, head[0..<4] == [0x47, 0x47, 0x55, 0x46] { return true }  // "GGUF"
+            if head[0] == UInt8(ascii: "{") { return true }
+            return count == 9 && head[8] == UInt8(ascii: "{")
+        case S_IFDIR:
+            guard let handle = opendir(path) else { return false }
+            defer { closedir(handle) }
+            while let entry = readdir(handle) {
+                let name = withUnsafePointer(to: entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                }
+                if name == "." || name == ".." { continue }
+                var child = stat()
+                guard lstat(path + "/" + name, &child) == 0, (child.st_mode & S_IFMT) == S_IFREG else { return false }
+            }
+            return true
+        default:
+            return false
+        }
     }
 
     /// Removes a file or a directory tree without following symbolic links.
