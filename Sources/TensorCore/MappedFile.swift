@@ -32,7 +32,13 @@ public final class MappedFile: @unchecked Sendable {
     /// - Throws: `MappedFileError` when the file cannot be opened, is not a regular file or cannot be mapped.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // Non-regular files are refused before opening (opening a FIFO for reading blocks until a writer appears);
+        // O_NONBLOCK covers one that replaces the file between the two calls, and fstat below checks what was opened.
+        var before = stat()
+        if stat(path, &before) == 0, (before.st_mode & S_IFMT) != S_IFREG {
+            throw MappedFileError.cannotOpen(path: path, reason: "not a regular file (\(Self.kind(before.st_mode)))")
+        }
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw MappedFileError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         var status = stat()
         guard fstat(fd, &status) == 0 else {
@@ -42,7 +48,7 @@ public final class MappedFile: @unchecked Sendable {
         }
         guard (status.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
-            throw MappedFileError.cannotOpen(path: path, reason: "not a regular file")
+            throw MappedFileError.cannotOpen(path: path, reason: "not a regular file (\(Self.kind(status.st_mode)))")
         }
         descriptor = fd
         let size = Int(status.st_size)
@@ -58,6 +64,18 @@ public final class MappedFile: @unchecked Sendable {
         }
         base = mapped
         bytes = UnsafeRawBufferPointer(start: mapped, count: size)
+    }
+
+    /// What a non-regular file is, for messages.
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFSOCK: return "a socket"
+        default: return "a special file"
+        }
     }
 
     /// Tells the kernel that `range` will be read sequentially soon (read-ahead), and may be dropped after.

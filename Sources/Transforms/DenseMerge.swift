@@ -7,7 +7,12 @@ import TensorCore
 /// the manifest is written back. A split without rescaling gives back the dense weights bit for bit; a folded
 /// scale s is divided out of down (then only up to rounding).
 public enum DenseMerge {
-    public static func write(moePath: String, output: String, recipesDirectory: String? = nil) throws {
+    /// Writes the dense HF directory `output` as a whole (`HuggingFaceDirectoryWriter`): weights, config.json, and the
+    /// tokenizer and generation files of the MoE model (copied from an HF directory, produced from a GGUF vocabulary).
+    /// - Parameter replaceExisting: replace an existing output (`--force`); otherwise it is refused.
+    public static func write(moePath: String, output: String, recipesDirectory: String? = nil, replaceExisting: Bool = false) throws {
+        let destination = HuggingFaceDirectoryWriter(destination: output, replaceExisting: replaceExisting)
+        try destination.checkDestination()
         guard let manifest = try Manifest.read(modelPath: moePath) else {
             throw MoEWriterError.notASplit(path: moePath, reason: "no moekit manifest (\(Manifest.fileName), __metadata__ or GGUF key)")
         }
@@ -82,14 +87,14 @@ public enum DenseMerge {
             guard let transcoder = source.transcoder(name, to: encoding) else { continue }
             outputs.append(try transcoder.outputTensor(name: name))
         }
-        try PathUtilities.createDirectory(output)
-        try ShardedSafetensorsWriter.write(directory: output, tensors: outputs, maxShardSize: 5_000_000_000)
-        try AtomicFileWriter.write(JSONWriter.bytes(denseConfig, indent: 2) + [0x0A], to: PathUtilities.join(output, "config.json"))
-        if source.format == "huggingface" {
-            for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "tokenizer.model"] {
-                let from = PathUtilities.join(moePath, name)
-                if PathUtilities.exists(from) { try AtomicFileWriter.write(try PathUtilities.readBytes(from), to: PathUtilities.join(output, name)) }
-            }
-        }
+        let preTokenizers = try PreTokenizerTable(convertersDirectory: directory)
+        let sideFiles = source.format == "huggingface"
+            ? try HuggingFaceSideFiles.copied(from: moePath)
+            : try HuggingFaceSideFiles.fromTokenizer(
+                source.tokenizer, preTokenizers: preTokenizers, path: moePath,
+                maxLength: denseConfig["max_position_embeddings"]?.intValue.map(Int.init))
+        try destination.write(
+            tensors: outputs, maxShardSize: 5_000_000_000,
+            files: [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: denseConfig)] + sideFiles)
     }
 }

@@ -147,18 +147,6 @@ extension MoEModelWriter {
         }
         try writer.write(UnsafeRawBufferPointer(start: out, count: h * w * outSize))
     }
-
-    /// `values` encoded as `type` (F32/F16/BF16).
-    static func encode(_ values: [Float], as type: DType) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: values.count * type.byteSize)
-        values.withUnsafeBufferPointer { src in
-            bytes.withUnsafeMutableBytes { DenseCodec.encode(type, from: src.baseAddress!, into: $0.baseAddress!, count: values.count) }
-        }
-        return bytes
-    }
-
-    /// The second router of the LLaMA-MoE layout: the `[N, N]` identity, so that `tanh(router · x)` is unchanged.
-    static func identityRouter2(_ n: Int) -> [Float] { (0..<(n * n)).map { $0 % (n + 1) == 0 ? 1 : 0 } }
 }
 
 /// Output buffers reused from tensor to tensor, so that gathered experts do not fault in fresh zeroed pages.

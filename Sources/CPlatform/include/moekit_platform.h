@@ -19,4 +19,21 @@ void moekit_sha256_blocks(uint32_t *state, const uint8_t *data, size_t blocks, i
 /// Whether this CPU has the x86 SHA extensions (and SSSE3/SSE4.1).
 int moekit_sha256_hardware(void);
 
+/// Registers `path`, a temporary file or a flat temporary directory (files only), to be removed when the process is
+/// interrupted (SIGINT, SIGTERM, SIGHUP); the handlers are installed on first use (a signal the process ignores stays
+/// ignored) and, after removing every registered path, re-raise the signal with its default action. Returns the slot
+/// to pass to `moekit_temp_unregister`, or -1 when every slot is taken or the path is too long.
+int moekit_temp_register(const char *path);
+
+/// Forgets a slot returned by `moekit_temp_register` (the path is kept, or was already removed or renamed).
+void moekit_temp_unregister(int slot);
+
+/// rename(2) that fails with EEXIST instead of replacing an existing `to` (renameat2 RENAME_NOREPLACE).
+/// -1 with errno EINVAL or ENOSYS where the file system or kernel cannot do that.
+int moekit_rename_noreplace(const char *from, const char *to);
+
+/// Atomically exchanges two existing paths (renameat2 RENAME_EXCHANGE): after the call `a` names what `b` named and
+/// the other way round. -1 with errno EINVAL or ENOSYS where the file system or kernel cannot do that.
+int moekit_rename_exchange(const char *a, const char *b);
+
 #endif

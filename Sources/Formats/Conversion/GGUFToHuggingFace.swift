@@ -216,39 +216,28 @@ public struct GGUFToHuggingFace {
         return .object(config)
     }
 
-    /// Writes the HF directory and returns the files written.
+    /// Writes the HF directory as a whole (`HuggingFaceDirectoryWriter`) and returns the files written. Config,
+    /// tokenizer files and generation config are built before any byte is written, so a vocabulary that cannot be
+    /// converted fails with nothing on disk.
+    /// - Parameter replaceExisting: replace an existing directory (`--force`); otherwise it is refused.
     @discardableResult
     public func write(
         to directory: String, dtype requested: DType? = nil, maxShardSize: Int = 5_000_000_000,
-        progress: ConversionProgressHandler? = nil
+        progress: ConversionProgressHandler? = nil, replaceExisting: Bool = false
     ) throws -> [String] {
         let dtype = requested ?? defaultOutputType()
         guard dtype.isFloatingPoint, dtype != .f64 else {
             throw ConversionError.unsupportedOutputType(tensor: "*", type: dtype.rawValue, reason: "HF output supports F32, F16 and BF16")
         }
+        let output = HuggingFaceDirectoryWriter(destination: directory, replaceExisting: replaceExisting)
+        try output.checkDestination()
         let (values, dimensions) = try configValues()
         let tokenizer = try TokenizerData(gguf: gguf.metadata, path: gguf.path)
         let tensors = try plannedTensors(dtype: dtype, dimensions: dimensions)
-        try PathUtilities.createDirectory(directory)
-        var written = try ShardedSafetensorsWriter.write(
-            directory: directory, tensors: withProgress(tensors, progress), maxShardSize: maxShardSize)
-        func writeJSON(_ name: String, _ value: JSONValue) throws {
-            let path = PathUtilities.join(directory, name)
-            try AtomicFileWriter.write(JSONWriter.bytes(value, indent: 2) + [0x0A], to: path)
-            written.append(path)
-        }
-        try writeJSON("config.json", configJSON(values: values, dtype: dtype, tokenizer: tokenizer))
-        var generation = JSONObject([("_from_model_config", .bool(true))])
-        if let bos = tokenizer?.bosID { generation["bos_token_id"] = .integer(Int64(bos)) }
-        if let eos = tokenizer?.eosID { generation["eos_token_id"] = .integer(Int64(eos)) }
-        try writeJSON("generation_config.json", .object(generation))
-        if let tokenizer, tokenizer.isByteLevelBPE {
-            try writeJSON("tokenizer.json", try tokenizer.tokenizerJSON(preTokenizers: preTokenizers, path: gguf.path))
-            let maxLength = values["max_position_embeddings"]?.intValue.map(Int.init)
-            try writeJSON("tokenizer_config.json", tokenizer.tokenizerConfigJSON(maxLength: maxLength))
-            try writeJSON("special_tokens_map.json", tokenizer.specialTokensMapJSON())
-        }
-        return written
+        let maxLength = values["max_position_embeddings"]?.intValue.map(Int.init)
+        let files = [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: configJSON(values: values, dtype: dtype, tokenizer: tokenizer))]
+            + (try HuggingFaceSideFiles.fromTokenizer(tokenizer, preTokenizers: preTokenizers, path: gguf.path, maxLength: maxLength))
+        return try output.write(tensors: withProgress(tensors, progress), maxShardSize: maxShardSize, files: files)
     }
 }
 

@@ -226,11 +226,13 @@ public struct HuggingFaceToGGUF {
             preTokenizers: preTokenizers, path: path)
     }
 
-    /// Writes the GGUF file.
+    /// Writes the GGUF file atomically (temporary file + rename); metadata and tokenizer are built first.
+    /// - Parameter replaceExisting: replace an existing file (`--force`); otherwise it is refused.
     public func write(
         to path: String, type requested: GGMLType? = nil, extraMetadata: [(String, GGUFValue)] = [],
-        progress: ConversionProgressHandler? = nil
+        progress: ConversionProgressHandler? = nil, replaceExisting: Bool = false
     ) throws {
+        try OutputSafety.checkReplaceable(output: path, force: replaceExisting, directoryOutput: false)
         if let reason = recipe.ggufUnavailable { throw ConversionError.noGGUFArchitecture(recipe: recipe.name, reason: reason) }
         let type = requested ?? defaultOutputType()
         guard type.canQuantize else {
@@ -245,6 +247,6 @@ public struct HuggingFaceToGGUF {
             tokenizer: try tokenizer(vocabularySize: vocabularySize), extra: extraMetadata)
         let tensors = try (llama3FrequencyFactors(dimensions: dimensions).map { [$0] } ?? [])
             + plannedTensors(type: type, dimensions: dimensions)
-        try GGUFWriter.write(path: path, metadata: metadata, tensors: withProgress(tensors, progress))
+        try GGUFWriter.write(path: path, metadata: metadata, tensors: withProgress(tensors, progress), replaceExisting: replaceExisting)
     }
 }

@@ -33,12 +33,24 @@ public enum GGUFWriter {
     ///   metadata) or a wrong amount of produced data; `FileWriteError.overwriteLengthChanged` when the final
     ///   header's length differs; `FileWriteError` for I/O failures; anything `produce` or `finalizeMetadata`
     ///   throws. On error the destination is untouched and no temporary file remains.
+    ///   - replaceExisting: when false, an existing file at `path` is refused (before writing, and atomically at the
+    ///     commit) with `OutputSafetyError.outputExists`.
+    ///
+    /// Before the temporary file is created, temporary files of dead processes beside `path` are removed
+    /// (`TemporaryPaths.removeStale`) and the file system is checked for room for the whole file.
     public static func write(
         path: String, metadata: GGUFMetadata, tensors: [OutputTensor], alignment: Int = 32,
-        finalizeMetadata: (() throws -> GGUFMetadata)? = nil
+        finalizeMetadata: (() throws -> GGUFMetadata)? = nil, replaceExisting: Bool = true
     ) throws {
         let header = try encodeHeader(path: path, metadata: metadata, tensors: tensors, alignment: alignment)
-        let writer = try AtomicFileWriter(path: path)
+        try OutputSafety.checkReplaceable(output: path, force: replaceExisting, directoryOutput: false)
+        let dataBytes = tensors.reduce(header.count) { total, tensor in
+            let (sum, overflow) = total.addingReportingOverflow(tensor.byteCount &+ padding(tensor.byteCount, alignment))
+            return overflow ? Int.max : sum
+        }
+        try OutputSafety.checkFreeSpace(bytes: dataBytes, for: path)
+        TemporaryPaths.removeStale(in: TemporaryPaths.directory(of: path))
+        let writer = try AtomicFileWriter(path: path, replaceExisting: replaceExisting)
         do {
             try writer.write(header)
             for tensor in tensors {

@@ -47,17 +47,24 @@ public final class AtomicFileWriter {
     public private(set) var bytesWritten = 0
     private var finished = false
 
-    /// Creates the temporary file next to `path`.
-    public init(path: String) throws(FileWriteError) {
+    /// Whether `commit()` may replace an existing file at `path`.
+    public let replaceExisting: Bool
+    /// Token of the temporary file's registration for removal on SIGINT/SIGTERM (`TemporaryPaths`).
+    private var cleanupToken: Int32
+
+    /// Creates the temporary file next to `path` (`TemporaryPaths.temporary(for:)`, registered for removal if the
+    /// process is interrupted).
+    /// - Parameter replaceExisting: when false, `commit()` fails with `.commitFailed` instead of replacing a file
+    ///   that exists at `path` by then (checked atomically with the rename where the file system can).
+    public init(path: String, replaceExisting: Bool = true) throws(FileWriteError) {
         self.path = path
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).tmp-\(getpid())"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        self.replaceExisting = replaceExisting
+        temporaryPath = TemporaryPaths.temporary(for: path)
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw .cannotCreate(path: path, reason: String(cString: strerror(errno)))
         }
+        cleanupToken = TemporaryPaths.registerForInterruptCleanup(temporaryPath)
         buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferCapacity, alignment: 64)
     }
 
@@ -67,6 +74,13 @@ public final class AtomicFileWriter {
             close(fd)
             unlink(temporaryPath)
         }
+        releaseCleanup()
+    }
+
+    /// Ends the temporary file's registration for interrupt cleanup (once).
+    private func releaseCleanup() {
+        TemporaryPaths.unregister(cleanupToken)
+        cleanupToken = -1
     }
 
     /// Appends `bytes`.
@@ -198,11 +212,26 @@ public final class AtomicFileWriter {
         guard fsync(fd) == 0 else { throw .writeFailed(path: path, reason: String(cString: strerror(errno))) }
         close(fd)
         finished = true
-        guard rename(temporaryPath, path) == 0 else {
-            let reason = String(cString: strerror(errno))
+        defer { releaseCleanup() }
+        guard Self.rename(temporaryPath, to: path, replacing: replaceExisting) == 0 else {
+            let reason = errno == EEXIST ? "it exists already (pass --force to replace it)" : String(cString: strerror(errno))
             unlink(temporaryPath)
             throw .commitFailed(path: path, reason: reason)
         }
+    }
+
+    /// rename(2), or with `replacing` false one that fails with EEXIST when `to` exists (renameat2 RENAME_NOREPLACE,
+    /// or an existence check before the rename where the file system has no such call). 0 on success.
+    static func rename(_ from: String, to: String, replacing: Bool) -> Int32 {
+        if replacing { return Glibc.rename(from, to) }
+        if moekit_rename_noreplace(from, to) == 0 { return 0 }
+        guard errno == EINVAL || errno == ENOSYS else { return -1 }
+        var status = stat()
+        if lstat(to, &status) == 0 {
+            errno = EEXIST
+            return -1
+        }
+        return Glibc.rename(from, to)
     }
 
     /// Abandons the file: the temporary file is removed and the destination is untouched.
@@ -211,6 +240,7 @@ public final class AtomicFileWriter {
         finished = true
         close(fd)
         unlink(temporaryPath)
+        releaseCleanup()
     }
 
     private func flushBuffer() throws(FileWriteError) {
@@ -233,9 +263,9 @@ public final class AtomicFileWriter {
 }
 
 extension AtomicFileWriter {
-    /// Writes `bytes` to `path` atomically in one call.
-    public static func write(_ bytes: [UInt8], to path: String) throws(FileWriteError) {
-        let writer = try AtomicFileWriter(path: path)
+    /// Writes `bytes` to `path` atomically in one call (replacing an existing file only when `replaceExisting`).
+    public static func write(_ bytes: [UInt8], to path: String, replaceExisting: Bool = true) throws(FileWriteError) {
+        let writer = try AtomicFileWriter(path: path, replaceExisting: replaceExisting)
         try writer.write(bytes)
         try writer.commit()
     }

@@ -26,6 +26,9 @@ public enum JSONLReader {
     /// Calls `body` with the string value of `field` for every non-empty line of `path`, in order.
     /// - Throws: `JSONLError` naming the file, the line and the field; or whatever `body` throws.
     public static func forEachString(field: String, in path: String, _ body: (String) throws -> Void) throws {
+        do { try OutputSafety.checkRegularFile(path) } catch {
+            throw JSONLError.cannotOpen(path: path, reason: error.description)
+        }
         guard let file = gzopen(path, "rb") else {
             throw JSONLError.cannotOpen(path: path, reason: "no such file or not readable")
         }

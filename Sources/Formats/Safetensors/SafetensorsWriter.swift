@@ -24,12 +24,14 @@ public enum SafetensorsWriter {
     ///   dimension, a `byteCount` that differs from shape × dtype, or a `produce` closure writing a different
     ///   byte count than declared; `FileWriteError.overwriteLengthChanged` when the final header's length
     ///   differs; `FileWriteError` for I/O failures; anything `produce` or `finalizeMetadata` throws.
+    ///   - replaceExisting: when false, a file that exists at `path` when the new one is committed is kept and
+    ///     `FileWriteError.commitFailed` is thrown.
     public static func write(
         path: String, tensors: [OutputTensor], metadata: [(key: String, value: String)] = [("format", "pt")],
-        finalizeMetadata: (() throws -> [(key: String, value: String)])? = nil
+        finalizeMetadata: (() throws -> [(key: String, value: String)])? = nil, replaceExisting: Bool = true
     ) throws {
         let plan = try layout(path: path, tensors: tensors, metadata: metadata)
-        let writer = try AtomicFileWriter(path: path)
+        let writer = try AtomicFileWriter(path: path, replaceExisting: replaceExisting)
         do {
             try writer.writeLittleEndian(UInt64(plan.header.count))
             try writer.write(plan.header)

@@ -38,6 +38,9 @@ extension MoekitCommand {
         @Option(help: "Append JSONL progress records to this file.")
         var log: String?
 
+        @Flag(help: "Replace an existing output (the old one is removed only after the new one is complete).")
+        var force = false
+
         func run() throws {
             try reportingErrors {
                 let directory = try RecipeLibrary.locateDirectory(explicit: recipes)
@@ -46,6 +49,7 @@ extension MoekitCommand {
                 guard let shardSize = ByteSize.parse(maxShardSize), shardSize > 0 else {
                     throw ValidationError("--max-shard-size: expected a size such as 5GB or 500MB, found '\(maxShardSize)'")
                 }
+                try OutputChecks.check(output: output, inputs: [input], force: force, directoryOutput: to == .safetensors)
                 let reporter = try ProgressReporter(label: "convert", logPath: log)
                 let progress: ConversionProgressHandler = { reporter.report($0) }
                 switch to {
@@ -58,7 +62,7 @@ extension MoekitCommand {
                         type = parsed
                     }
                     let converter = try GGUFToHuggingFace(gguf: try GGUFFile(path: input), recipes: library, preTokenizers: preTokenizers)
-                    try converter.write(to: output, dtype: type, maxShardSize: shardSize, progress: progress)
+                    try converter.write(to: output, dtype: type, maxShardSize: shardSize, progress: progress, replaceExisting: force)
                 case .gguf:
                     var type: GGMLType?
                     if let dtype {
@@ -75,7 +79,7 @@ extension MoekitCommand {
                                 + "\(converter.recipe.name)'s gguf_zero_fill: llama.cpp computes that sigmoid as silu(z)/z, NaN at z = 0; "
                                 + "the value keeps sigmoid = 1/2, so the function is unchanged")
                     }
-                    try converter.write(to: output, type: type, progress: progress)
+                    try converter.write(to: output, type: type, progress: progress, replaceExisting: force)
                 }
                 printError("wrote \(output)")
             }

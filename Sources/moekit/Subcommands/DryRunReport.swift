@@ -1,3 +1,4 @@
+import Foundation
 import Formats
 import TensorCore
 import Transforms
@@ -67,6 +68,15 @@ struct DryRunReport {
         })
         report["shard_plan"] = Self.shardPlan(report, output: plan.output, format: writer.format)
         report["ram_needed_bytes"] = .integer(Int64(Self.ramNeeded(report, layers: layers, plan: plan, source: source)))
+        if let output = plan.output, let bytes = report["output_bytes"]?.intValue, let free = OutputSafety.availableBytes(for: output),
+            Int(bytes) > free
+        {
+            problem(nil, "the output needs \(bytes) bytes but the file system of \(output) has \(free) bytes free")
+        }
+        let memory = ProcessInfo.processInfo.physicalMemory
+        if let ram = report["ram_needed_bytes"]?.intValue, ram > 0, UInt64(ram) > memory {
+            problem(nil, "the conversion needs \(ram) bytes of memory but this machine has \(memory)")
+        }
         report["config_fields_not_in_target"] = .array(Self.configFieldsNotInTarget(source: source, recipe: writer.recipe).map { .string($0) })
         if let scaling = source.config["rope_scaling"], scaling != .null {
             warnings.append("rope_scaling \(JSONWriter.serialize(scaling)) is not in the \(writer.recipe.name) recipe: the \(writer.format == .gguf ? "GGUF output drops it" : "config.json keeps it, but runtimes of this layout may ignore it")")

@@ -47,6 +47,9 @@ extension MoekitCommand {
         @Option(help: "Converters/ directory (architecture recipes).")
         var recipes: String?
 
+        @Flag(help: "Replace existing --output and samples files.")
+        var force = false
+
         func validate() throws {
             if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
             if let numFewshot, numFewshot < 0 { throw ValidationError("--num-fewshot must be non-negative") }
@@ -57,6 +60,13 @@ extension MoekitCommand {
             try reportingErrors {
                 let names = tasks.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 guard !names.isEmpty else { throw EvaluationError.invalidOption("--tasks names no task") }
+                // Refuse unusable outputs before anything else.
+                if let output {
+                    let samples = logSamples ? names.map { samplesPath(output: output, task: $0) } : []
+                    for path in [output] + samples {
+                        try OutputChecks.check(output: path, inputs: [model], force: force, directoryOutput: false)
+                    }
+                }
                 let library = try TaskLibrary.standard(userDirectory: taskDir)
                 let definitions = try names.map { name throws(EvaluationError) in try library.task(named: name) }
                 // Fail on missing data before loading the model.
@@ -84,18 +94,25 @@ extension MoekitCommand {
                 ]
                 let report = EvaluationReport(results: results, config: config)
                 if let output {
-                    try AtomicFileWriter.write(JSONWriter.bytes(report.json(), indent: 2) + [0x0A], to: output)
+                    try PathUtilities.createDirectory(TemporaryPaths.directory(of: output))
+                    try AtomicFileWriter.write(JSONWriter.bytes(report.json(), indent: 2) + [0x0A], to: output, replaceExisting: force)
                     if logSamples {
-                        let stem = output.hasSuffix(".json") ? String(output.dropLast(5)) : output
                         for result in results {
                             try AtomicFileWriter.write(
-                                Array(EvaluationReport.sampleLines(result).utf8), to: "\(stem).samples.\(result.task.name).jsonl")
+                                Array(EvaluationReport.sampleLines(result).utf8), to: samplesPath(output: output, task: result.task.name),
+                                replaceExisting: force)
                         }
                     }
                 }
                 print("moekit (\(model)), limit: \(limit.map(String.init) ?? "None"), num_fewshot: \(numFewshot.map(String.init) ?? "None")")
                 print(report.markdownTable(), terminator: "")
             }
+        }
+
+        /// `<stem>.samples.<task>.jsonl` beside `output` (stem: `output` without `.json`).
+        func samplesPath(output: String, task: String) -> String {
+            let stem = output.hasSuffix(".json") ? String(output.dropLast(5)) : output
+            return "\(stem).samples.\(task).jsonl"
         }
     }
 }

@@ -29,12 +29,16 @@ extension MoekitCommand {
         @Option(help: "Directory of conversion recipes (default: Converters/ next to the binary or in the working directory).")
         var recipes: String?
 
+        @Flag(help: "Replace an existing output file.")
+        var force = false
+
         func validate() throws {
             if (text == nil) == (file == nil) { throw ValidationError("give exactly one of --text and --file") }
         }
 
         func run() throws {
             try reportingErrors {
+                try OutputChecks.check(output: out, inputs: [model] + [file].compactMap { $0 }, force: force, directoryOutput: false)
                 Matmul.useSingleThreadedBLAS()
                 let input = try readInputText(text: text, file: file)
                 let (lm, tokenizer) = try loadModelAndTokenizer(path: model, recipes: recipes)
@@ -54,7 +58,7 @@ extension MoekitCommand {
                     let values = OutputTensor(name: "logits", shape: [T, V], encoding: .dense(.f32), byteCount: 4 * T * V) { writer in
                         try writer.write(UnsafeRawBufferPointer(logits))
                     }
-                    try SafetensorsWriter.write(path: out, tensors: [tokens, values])
+                    try SafetensorsWriter.write(path: out, tensors: [tokens, values], replaceExisting: force)
                 }
                 printError("wrote \(out): tokens [\(T)], logits [\(T), \(V)]")
             }

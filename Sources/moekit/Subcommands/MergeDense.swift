@@ -19,9 +19,13 @@ extension MoekitCommand {
         @Option(help: "Directory of conversion recipes.")
         var recipes: String?
 
+        @Flag(help: "Replace an existing output (the old one is removed only after the new one is complete).")
+        var force = false
+
         func run() throws {
             try reportingErrors {
-                try DenseMerge.write(moePath: moe, output: output, recipesDirectory: recipes)
+                try OutputChecks.check(output: output, inputs: [moe], force: force, directoryOutput: true)
+                try DenseMerge.write(moePath: moe, output: output, recipesDirectory: recipes, replaceExisting: force)
                 printError("wrote \(output)")
             }
         }

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Formats
 import Runtime
@@ -11,6 +12,8 @@ struct MoEConversion {
     let recipes: String?
     /// The `--plan` file, recorded verbatim in the manifest next to the command line.
     var planFile: String? = nil
+    /// Replace an existing output (`--force`).
+    var force = false
 
     var target: String { plan.target ?? "mixtral" }
     var seed: UInt64 { plan.seed ?? 0 }
@@ -51,6 +54,11 @@ struct MoEConversion {
         }
         let dtype = try dtype()
         let format = try format()
+        if !dryRun, let output = plan.output {
+            try OutputChecks.check(
+                output: output, inputs: [input] + [planFile, plan.calibration?.file].compactMap { $0 }, force: force,
+                directoryOutput: format == .safetensors)
+        }
         _ = try plan.requiredExperts()
         _ = try plan.requiredTopK()
         let directory = try RecipeLibrary.locateDirectory(explicit: recipes)
@@ -83,11 +91,17 @@ struct MoEConversion {
             return
         }
         // Validate the layout before the (possibly long) calibration pass: sizes do not depend on calibration data.
-        _ = try writer(try DryRunReport.sizingLayers(plan: plan, layers: layers, source: source), deferValidation: false)
+        let sizing = try writer(try DryRunReport.sizingLayers(plan: plan, layers: layers, source: source), deferValidation: false)
+        let sizes = sizing.plan()
+        if let bytes = sizes["output_bytes"]?.intValue { try OutputSafety.checkFreeSpace(bytes: Int(bytes), for: plan.output!) }
+        let memory = ProcessInfo.processInfo.physicalMemory
+        if let ram = sizes["working_memory_bytes"]?.intValue, ram > 0, UInt64(ram) > memory {
+            throw ValidationError("the conversion needs \(ram) bytes of working memory but this machine has \(memory) (see --dry-run)")
+        }
         let planned = try plan.plannedLayers(count: layerCount, calibration: try calibration(source: source, layerCount: layerCount))
         let outputWriter = try writer(planned, deferValidation: false)
         let reporter = try ProgressReporter(label: label, logPath: log)
-        try outputWriter.write(to: plan.output!, progress: { reporter.report($0) })
+        try outputWriter.write(to: plan.output!, progress: { reporter.report($0) }, replaceExisting: force)
         printError("wrote \(plan.output!)")
     }
 

@@ -53,6 +53,9 @@ struct MoEOutputOptions: ParsableArguments {
     @Option(help: "Append JSONL progress records to this file.")
     var log: String?
 
+    @Flag(help: "Replace an existing output (the old one is removed only after the new one is complete).")
+    var force = false
+
     /// The settings typed on the command line, as a plan that overrides `--plan`.
     func flags(_ operation: ConversionPlan.Operation, input: String?, output: String?) -> ConversionPlan {
         var flags = ConversionPlan(operation: operation)
@@ -97,6 +100,6 @@ struct MoEOutputOptions: ParsableArguments {
     /// Reads the plan and flags, then either prints the dry run or writes the output.
     func run(_ flags: ConversionPlan, label: String) throws {
         let plan = try merged(flags)
-        try MoEConversion(plan: plan, recipes: recipes, planFile: self.plan).run(dryRun: dryRun, json: json, log: log, label: label)
+        try MoEConversion(plan: plan, recipes: recipes, planFile: self.plan, force: force).run(dryRun: dryRun, json: json, log: log, label: label)
     }
 }

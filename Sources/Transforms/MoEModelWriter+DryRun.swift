@@ -1,49 +1,9 @@
 import Foundation
 import Formats
+import TensorCore
 
-/// config.json of the output and the dry run.
+/// The dry-run report: sizes, parameters and config changes, without computing weights.
 extension MoEModelWriter {
-    /// The output's config.json: the dense config with the target's architecture, its `config_defaults` where the
-    /// source has no value, its `config_overrides` always, and the MoE fields named by the recipe's `moe` section.
-    public func outputConfig() -> JSONValue {
-        var config = source.config.objectValue ?? JSONObject()
-        let moe = target.moe
-        config["architectures"] = .array(recipe.hfArchitectures.map { .string($0) })
-        config["model_type"] = .string(recipe.hfModelType)
-        for (key, value) in recipe.hfConfigDefaults.pairs where config[key] == nil { config[key] = value }
-        for (key, value) in moe.configOverrides.pairs { config[key] = value }
-        if let field = moe.denseWidthField { config[field] = .integer(Int64(intermediate)) }
-        if let field = moe.expertWidthField { config[field] = .integer(Int64(expertWidth)) }
-        config[target.expertCountField] = .integer(Int64(experts))
-        config[moe.topKField] = .integer(Int64(topK))
-        let sparse = (0..<layers).map { layerPlans[$0].construction != nil }
-        if let field = moe.perExpertWidthsField {
-            config[field] = .array(sparse.map { .array($0 ? [JSONValue](repeating: .integer(Int64(expertWidth)), count: experts) : []) })
-        }
-        if let field = moe.sharedExpertWidthField { config[field] = .integer(Int64(sharedWidth)) }
-        if let field = moe.denseLayersField {
-            config[field] = .array(sparse.indices.filter { !sparse[$0] }.map { .integer(Int64($0)) })
-        }
-        if let field = moe.scoreScaleField {
-            let scales = (0..<layers).map { scoreScale($0) }
-            config[field] = Set(scales).count == 1 ? .number(scales[0]) : .array(scales.map { .number($0) })
-        }
-        if let field = moe.unweightedFlagField {
-            let unit = layerPlans.contains { plan in
-                if case .split(let o)? = plan.construction { return routing(for: o) == .unitWeights }
-                return false
-            }
-            config[field] = .bool(!unit)
-        }
-        if config["tie_word_embeddings"] == nil { config["tie_word_embeddings"] = .bool(!source.contains("lm_head.weight")) }
-        switch dtype {
-        case .f16: config["torch_dtype"] = .string("float16")
-        case .bf16: config["torch_dtype"] = .string("bfloat16")
-        default: config["torch_dtype"] = .string("float32")
-        }
-        return .object(config)
-    }
-
     /// Config fields the target adds, changes or drops compared with the dense config, and tensors it adds.
     func configChanges() -> JSONValue {
         let before = source.config.objectValue ?? JSONObject()
