@@ -235,7 +235,7 @@ public struct GGUFToHuggingFace {
         let tokenizer = try TokenizerData(gguf: gguf.metadata, path: gguf.path)
         let tensors = try plannedTensors(dtype: dtype, dimensions: dimensions)
         let maxLength = values["max_position_embeddings"]?.intValue.map(Int.init)
-        let files = [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: configJSON(values: values, dtype: dtype, tokenizer: tokenizer))]
+        let files = [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: try configJSON(values: values, dtype: dtype, tokenizer: tokenizer))]
             + (try HuggingFaceSideFiles.fromTokenizer(tokenizer, preTokenizers: preTokenizers, path: gguf.path, maxLength: maxLength))
         return try output.write(tensors: withProgress(tensors, progress), maxShardSize: maxShardSize, files: files)
     }
