@@ -17,7 +17,7 @@ extension MoEModelWriter {
             }
         }
         var notes: [JSONValue] = []
-        for mapping in recipe.tensors where mapping.synthesize != nil && !source.contains(mapping.hfName(layer: 0, expert: nil)) {
+        for mapping in synthesizedMappings {
             notes.append(.string("adds \(mapping.hf) filled with \(mapping.synthesize == 1 ? "ones" : "zeros")"
                 + (mapping.synthesize == 1 ? " (RMSNorm with unit weight is not the identity: the output is not exact)" : "")))
         }
@@ -47,7 +47,7 @@ extension MoEModelWriter {
             otherParams += source.view(name)?.shape.reduce(1, *) ?? 0
         }
         var synthesized = 0
-        for mapping in recipe.tensors where mapping.synthesize != nil && mapping.perLayer {
+        for mapping in synthesizedMappings where mapping.perLayer {
             if let dims = try? outputDimensions(), let n = try? mapping.ne.map({ try dims.evaluate($0) }).reduce(1, *) {
                 synthesized += n * layers
             }

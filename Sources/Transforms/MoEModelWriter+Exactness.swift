@@ -8,9 +8,10 @@ extension MoEModelWriter {
     ///   routing weights that sum to 1 over the copies — a renormalising target with any router, or a
     ///   non-renormalising one with a zero router (the N/K factor is folded into down).
     /// - Split: `--rescale exact` with K = N (zero router, or unit weights where the target has them).
-    /// - Targets that synthesize non-identity tensors (OLMoE's unit q/k RMSNorm) are never exact.
+    /// - A target that has to synthesize a non-identity tensor the source lacks (OLMoE's unit q/k RMSNorm from a
+    ///   LLaMA source) is never exact; a source that has it (Qwen3 → Qwen3-MoE) keeps its own.
     public var isExactByConstruction: Bool {
-        if recipe.tensors.contains(where: { $0.synthesize == 1 }) { return false }
+        if synthesizedMappings.contains(where: { $0.synthesize == 1 }) { return false }
         return layerPlans.allSatisfy { plan in
             switch plan.construction {
             case nil:
@@ -27,5 +28,12 @@ extension MoEModelWriter {
                 return o.rescale == .exact && o.topK == o.experts
             }
         }
+    }
+}
+
+extension MoEModelWriter {
+    /// The target's tensors that the source lacks and the writer fills (`synthesize` in the recipe).
+    var synthesizedMappings: [ArchitectureRecipe.TensorMapping] {
+        recipe.tensors.filter { $0.synthesize != nil && !source.contains($0.hfName(layer: 0, expert: nil)) }
     }
 }

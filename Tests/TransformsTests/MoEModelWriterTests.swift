@@ -183,7 +183,7 @@ struct MoEModelWriterTests {
             try Self.writer(dense, .upcycle(UpcycleOptions(experts: 4, topK: 5)))
         }
         #expect(throws: MoEWriterError.self) { try Self.writer(dense, .upcycle(UpcycleOptions(experts: 4, topK: 2)), target: "llama") }
-        #expect(throws: MoEWriterError.self) { try Self.writer(dense, .upcycle(UpcycleOptions(experts: 4, topK: 2)), target: "qwen3-moe") }
+        #expect(throws: MoEWriterError.self) { try Self.writer(dense, .upcycle(UpcycleOptions(experts: 4, topK: 2)), target: "deepseek-v3") }
         #expect(throws: MoEWriterError.self) { try Self.writer(dense, .upcycle(UpcycleOptions(experts: 4, topK: 2, sharedExperts: 1))) }
         // A checkpoint without gate_proj.
         let model = TinyLlama()

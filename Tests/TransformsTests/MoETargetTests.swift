@@ -219,7 +219,7 @@ struct MoETargetTests {
             _ = try Self.writer(dense, MoELayerPlan.uniform(Self.upcycle(4, 2), layers: 2), target: "deepseek", format: .safetensors)
             Issue.record("expected unknownTarget")
         } catch let error as MoEWriterError {
-            #expect(error == .unknownTarget("deepseek", known: ["llama-moe", "mixtral", "olmoe", "qwen2-moe"]))
+            #expect(error == .unknownTarget("deepseek", known: ["llama-moe", "mixtral", "olmoe", "qwen2-moe", "qwen3-moe"]))
         }
         #expect(throws: MoEWriterError.unsupportedByTarget("mixtral", option: "--shared-experts", reason: "the layout has no shared expert")) {
             try Self.writer(dense, MoELayerPlan.uniform(Self.upcycle(4, 2, shared: 1), layers: 2), target: "mixtral", format: .safetensors)

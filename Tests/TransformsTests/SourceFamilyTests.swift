@@ -67,6 +67,9 @@ struct SourceFamilyTests {
         let delta = try Self.maxDifference(model, moe, tokens)
         print("\(name) → \(target): max |Δ logits| = \(delta)")
         #expect(delta <= 1e-5)
+        // The manifest says so too (a target that keeps the source's own q/k norms stays exact).
+        let manifest = try JSONParser.parse(try PathUtilities.readBytes(out + "/moekit-manifest.json"))
+        #expect(manifest["exact_by_construction"] == .bool(true))
     }
 
     @Test(
