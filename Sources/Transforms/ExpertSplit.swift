@@ -1,3 +1,4 @@
+import Formats
 import TensorCore
 
 /// LLaMA-MoE expert construction: one dense FFN → N experts made of disjoint (or, with sharing, overlapping)

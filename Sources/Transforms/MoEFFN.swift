@@ -1,3 +1,4 @@
+import Formats
 import TensorCore
 
 /// One layer's Mixture-of-Experts feed-forward block.
@@ -25,7 +26,7 @@ public struct MoEFFN: Sendable, Equatable {
     /// Experts selected per token, K.
     public var topK: Int
     /// How logits become weights.
-    public var routing: RoutingMode
+    public var routing: ExpertRouting
     /// When the routed experts came from a split: `assignment[e]` = the dense neuron indices of expert e, in the
     /// order of the expert's rows.
     public var assignment: [[Int]]?
@@ -37,7 +38,7 @@ public struct MoEFFN: Sendable, Equatable {
     public init(
         router: FloatTensor, experts: [Expert], sharedExperts: [Expert] = [], sharedGate: FloatTensor? = nil,
         expertScales: [Float]? = nil, scoreScale: Float = 1, outputBias: [Float]? = nil, topK: Int,
-        routing: RoutingMode, assignment: [[Int]]? = nil, sharedAssignment: [[Int]]? = nil
+        routing: ExpertRouting, assignment: [[Int]]? = nil, sharedAssignment: [[Int]]? = nil
     ) throws(TransformError) {
         guard !experts.isEmpty else { throw .nonPositive(name: "number of experts", value: 0) }
         let h = experts[0].hiddenSize

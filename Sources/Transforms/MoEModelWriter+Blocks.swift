@@ -29,7 +29,7 @@ extension MoEModelWriter {
 
     /// The routing a split is built for: unit weights where the target can express them and the split is the exact
     /// K = N one, else the target's routing.
-    func routing(for options: SplitOptions) -> RoutingMode {
+    func routing(for options: SplitOptions) -> ExpertRouting {
         if options.rescale == .exact, target.canExpressUnitWeights { return .unitWeights }
         return target.routing
     }

@@ -20,7 +20,7 @@ extension MoEModelWriter {
                 let renormalised: Bool
                 switch target.routing {
                 case .softmaxThenTopK(let renormalize): renormalised = renormalize
-                case .topKThenSoftmax, .unitWeights: renormalised = true
+                case .topKThenSoftmax: renormalised = true
                 }
                 return o.dropRatio == 0 && o.noise == 0 && o.topK % o.granularity == 0
                     && o.sharedExperts % o.granularity == 0 && (renormalised || o.router == .zero)

@@ -64,11 +64,11 @@ public struct MoETarget: Sendable {
     public var canExpressUnitWeights: Bool { moe.unweightedFlagField != nil }
 
     /// The routing the target runtimes apply.
-    public var routing: RoutingMode {
+    public var routing: ExpertRouting {
         switch moe.routing {
         case .softmaxTopKRenormalized: return .softmaxThenTopK(renormalize: true)
         case .softmaxTopK: return .softmaxThenTopK(renormalize: false)
-        case .topKSoftmax: return .topKThenSoftmax
+        case .topKSoftmax: return .topKSoftmax
         }
     }
 }

@@ -1,3 +1,4 @@
+import Formats
 import TensorCore
 
 /// Everything `ExpertSplit.split` needs besides the dense weights.
@@ -13,7 +14,7 @@ public struct SplitOptions: Sendable, Equatable {
     /// Router initialisation.
     public var router: RouterInit
     /// Routing convention of the target runtime.
-    public var routing: RoutingMode
+    public var routing: ExpertRouting
     /// Optional LLaMA-MoE-v2 mean/variance alignment on these MLP inputs `[T, H]`, applied after rescaling.
     public var alignment: FloatTensor?
     /// Shared-expert gate for sharing-inter (Qwen2-MoE needs one).
@@ -25,7 +26,7 @@ public struct SplitOptions: Sendable, Equatable {
     /// renormalise), no alignment, no shared gate, scale kept as a field.
     public init(
         experts: Int, topK: Int, method: SplitMethod, rescale: RescaleMode = .none,
-        router: RouterInit = .random(seed: 0), routing: RoutingMode = .softmaxThenTopK(renormalize: true),
+        router: RouterInit = .random(seed: 0), routing: ExpertRouting = .softmaxThenTopK(renormalize: true),
         alignment: FloatTensor? = nil, sharedGate: SharedGateInit = .none, foldScaleIntoDown: Bool = false
     ) {
         self.experts = experts

@@ -1,3 +1,5 @@
+import Formats
+
 /// Everything `SparseUpcycling.upcycle` needs besides the dense weights.
 public struct UpcycleOptions: Sendable, Equatable {
     /// Routed experts N (= R copies × G shards).
@@ -7,7 +9,7 @@ public struct UpcycleOptions: Sendable, Equatable {
     /// Router initialisation of the R base rows (each replicated G times).
     public var router: RouterInit
     /// Routing convention; it decides the virtual-group weight scale.
-    public var routing: RoutingMode
+    public var routing: ExpertRouting
     /// Drop-Upcycling ratio r ∈ [0, 1]: per expert, ⌊r · I_e⌋ neurons re-initialised.
     public var dropRatio: Double
     /// Standard deviation σ of Gaussian noise added to every routed expert weight (0 = none).
@@ -25,7 +27,7 @@ public struct UpcycleOptions: Sendable, Equatable {
     /// no shared experts, seed 0.
     public init(
         experts: Int, topK: Int, router: RouterInit = .random(seed: 0),
-        routing: RoutingMode = .softmaxThenTopK(renormalize: true), dropRatio: Double = 0, noise: Float = 0,
+        routing: ExpertRouting = .softmaxThenTopK(renormalize: true), dropRatio: Double = 0, noise: Float = 0,
         granularity: Int = 1, sharedExperts: Int = 0, sharedGate: SharedGateInit = .none, seed: UInt64 = 0
     ) {
         self.experts = experts

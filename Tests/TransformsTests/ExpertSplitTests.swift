@@ -1,3 +1,4 @@
+import Formats
 import TensorCore
 import Testing
 import Transforms
@@ -39,7 +40,7 @@ struct ExpertSplitTests {
     func exactRescale(n: Int) throws {
         let reference = Fixtures.naive(Self.dense, Self.x)
         for method in Self.methods(n) {
-            for routing in [RoutingMode.softmaxThenTopK(renormalize: true), .softmaxThenTopK(renormalize: false), .topKThenSoftmax, .unitWeights] {
+            for routing in [ExpertRouting.softmaxThenTopK(renormalize: true), .softmaxThenTopK(renormalize: false), .topKSoftmax, .unitWeights] {
                 for fold in [false, true] {
                     let moe = try ExpertSplit.split(
                         Self.dense,

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import TensorCore
 import Testing
@@ -7,13 +8,15 @@ import Transforms
 @Suite("MoE reference forward")
 struct MoEForwardTests {
     /// Independent routing: sort experts by (−logit, index), take k, weights per mode, in Double.
-    static func weights(_ logits: [Double], k: Int, mode: RoutingMode) -> [(Int, Double)] {
+    static func weights(_ logits: [Double], k: Int, mode: ExpertRouting) -> [(Int, Double)] {
         let order = logits.indices.sorted { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }
         let top = Array(order.prefix(k))
         switch mode {
-        case .unitWeights:
+        case .topKThenSoftmax(_, multiplyScores: false):
             return top.map { ($0, 1) }
-        case .topKThenSoftmax:
+        case .topKThenSoftmax(softmax: false, multiplyScores: true):
+            return top.map { ($0, logits[$0]) }
+        case .topKThenSoftmax(softmax: true, multiplyScores: true):
             let m = top.map { logits[$0] }.max()!
             let z = top.map { exp(logits[$0] - m) }.reduce(0, +)
             return top.map { ($0, exp(logits[$0] - m) / z) }
@@ -31,8 +34,8 @@ struct MoEForwardTests {
 
     @Test(
         "forward = Σ routed weight · scale · expert + sigmoid-gated shared + bias",
-        arguments: [RoutingMode.softmaxThenTopK(renormalize: true), .softmaxThenTopK(renormalize: false), .topKThenSoftmax, .unitWeights])
-    func matchesIndependentComputation(mode: RoutingMode) throws {
+        arguments: [ExpertRouting.softmaxThenTopK(renormalize: true), .softmaxThenTopK(renormalize: false), .topKSoftmax, .unitWeights])
+    func matchesIndependentComputation(mode: ExpertRouting) throws {
         let h = 8
         let t = 9
         let widths = [3, 5, 4, 6]

@@ -1,3 +1,4 @@
+import Formats
 import TensorCore
 import Testing
 import Transforms
@@ -19,7 +20,7 @@ struct UpcyclingTests {
     func identicalExpertsAreExact(n: Int, k: Int) throws {
         let reference = Fixtures.naive(Self.dense, Self.x)
         for router in Self.routers(copies: n) {
-            for routing in [RoutingMode.softmaxThenTopK(renormalize: true), .topKThenSoftmax] {
+            for routing in [ExpertRouting.softmaxThenTopK(renormalize: true), .topKSoftmax] {
                 let moe = try SparseUpcycling.upcycle(
                     Self.dense, options: UpcycleOptions(experts: n, topK: k, router: router, routing: routing))
                 #expect(moe.experts.count == n)
@@ -50,7 +51,7 @@ struct UpcyclingTests {
     func granularityRenormalised(n: Int, g: Int, k: Int) throws {
         let reference = Fixtures.naive(Self.dense, Self.x)
         for router in Self.routers(copies: n / g) {
-            for routing in [RoutingMode.softmaxThenTopK(renormalize: true), .topKThenSoftmax] {
+            for routing in [ExpertRouting.softmaxThenTopK(renormalize: true), .topKSoftmax] {
                 let moe = try SparseUpcycling.upcycle(
                     Self.dense,
                     options: UpcycleOptions(experts: n, topK: k, router: router, routing: routing, granularity: g))
@@ -82,7 +83,7 @@ struct UpcyclingTests {
             moe.scoreScale = 1 / s1
             #expect(Fixtures.maxAbsDiff(moe.forward(Self.x).values, reference.map { $0 / Double(g) }) <= 1e-5)
             // Pre-softmax without renormalisation, zero router (uniform 1/(RG)).
-            let pre = RoutingMode.softmaxThenTopK(renormalize: false)
+            let pre = ExpertRouting.softmaxThenTopK(renormalize: false)
             let s2 = VirtualGroupScaling.factor(copies: r, granularity: g, topK: k, routing: pre)
             #expect(s2 == Float(r * g * g) / Float(k))
             var flat = try SparseUpcycling.upcycle(

@@ -13,6 +13,12 @@ public enum ExpertRouting: Sendable, Hashable {
     /// `TopKBalancedNoisyGate` + `UniversalCalculator` (pjlab-sys4nlp/llama-moe, `smoe/modules/moe/moe_gates.py`).
     case topKThenSoftmax(softmax: Bool, multiplyScores: Bool)
 
+    /// LLaMA-MoE's top-K → softmax over the K, times the score scale (`gate_use_softmax`, `multiply_gate_scores`).
+    public static let topKSoftmax = ExpertRouting.topKThenSoftmax(softmax: true, multiplyScores: true)
+    /// Every selected expert weighs exactly 1 (`multiply_gate_scores: false`): with K = N the partition identity of
+    /// an exact split.
+    public static let unitWeights = ExpertRouting.topKThenSoftmax(softmax: false, multiplyScores: false)
+
     /// Whether the K weights of a token always sum to 1 (before any score scale).
     public var weightsSumToOne: Bool {
         switch self {
