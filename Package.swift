@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["Formats"], swiftSettings: numericSettings),
         .target(name: "Runtime", dependencies: ["TensorCore", "Formats"], swiftSettings: numericSettings),
         .target(name: "Evaluation", dependencies: ["TensorCore", "Runtime", "Tokenizer", "Formats"], swiftSettings: numericSettings),
+        .target(name: "Training", dependencies: ["TensorCore", "Runtime", "Formats"], swiftSettings: numericSettings),
         .target(name: "Transforms", dependencies: ["TensorCore", "Formats", "Runtime"], swiftSettings: numericSettings),
         .executableTarget(
             name: "moekit",
@@ -51,6 +52,7 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TransformsTests", dependencies: ["Transforms", "Formats", "Runtime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
