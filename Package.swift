@@ -31,16 +31,17 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["TensorCore", "Formats"], swiftSettings: numericSettings),
         .target(name: "Evaluation", dependencies: ["TensorCore", "Runtime", "Tokenizer", "Formats"], swiftSettings: numericSettings),
         .target(name: "Transforms", dependencies: ["TensorCore", "Formats", "Runtime"], swiftSettings: numericSettings),
+        .target(name: "TrainingData", dependencies: ["TensorCore", "Formats", "Tokenizer", "CZlib", "CJSONC"], swiftSettings: numericSettings),
         .executableTarget(
             name: "moekit",
             dependencies: [
-                "Formats", "Tokenizer", "Runtime", "Evaluation", "Transforms",
+                "Formats", "Tokenizer", "Runtime", "Evaluation", "Transforms", "TrainingData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "moekit-bench",
-            dependencies: ["Formats", "Runtime", "Tokenizer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Formats", "Runtime", "Tokenizer", "TrainingData", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["Formats"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
@@ -50,5 +51,6 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TransformsTests", dependencies: ["Transforms", "Formats", "Runtime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"]),
+        .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenizer", "Formats", "TestSupport"]),
     ]
 )
