@@ -140,7 +140,8 @@ public final class CorpusReader {
         }
         let length = Int(json_object_get_string_len(value))
         let bytes = UnsafeRawBufferPointer(start: pointer, count: length).bindMemory(to: UInt8.self)
-        // json-c validates the raw line; escapes such as a lone "\udc00" can still produce invalid UTF-8.
+        // json-c has validated the raw line (and turns lone surrogate escapes into U+FFFD); this check keeps the
+        // guarantee independent of the json-c version.
         guard let string = String(validating: bytes, as: UTF8.self) else { throw .invalidUTF8(path: path, line: line) }
         return string
     }
@@ -212,9 +213,15 @@ public final class CorpusReader {
             let message = gzerror(file, &code).map { String(cString: $0) } ?? "zlib error \(code)"
             throw .cannotRead(path: path, reason: message)
         }
+        if n == 0 {
+            // zlib reports a gzip stream cut short only through gzerror at the end of input (Z_BUF_ERROR).
+            var code: Int32 = 0
+            _ = gzerror(file, &code)
+            if code == Z_BUF_ERROR { throw .cannotRead(path: path, reason: "the gzip stream is truncated") }
+            endOfFile = true
+        }
         chunkCount = Int(n)
         chunkPosition = 0
         bytesRead += Int(n)
-        if n == 0 { endOfFile = true }
     }
 }
