@@ -41,7 +41,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "moekit-bench",
-            dependencies: ["Formats", "Runtime", "Tokenizer", "TrainingData", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Formats", "Runtime", "Tokenizer", "TrainingData", "TensorCore", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["Formats"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
