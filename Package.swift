@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["TensorCore", "Formats"], swiftSettings: numericSettings),
         .target(name: "Evaluation", dependencies: ["TensorCore", "Runtime", "Tokenizer", "Formats"], swiftSettings: numericSettings),
         .target(name: "Transforms", dependencies: ["TensorCore", "Formats", "Runtime"], swiftSettings: numericSettings),
-        .target(name: "TrainingData", dependencies: ["TensorCore", "Formats", "Tokenizer", "CZlib", "CJSONC"], swiftSettings: numericSettings),
+        .target(name: "TrainingData", dependencies: ["TensorCore", "Formats", "Tokenizer", "CPlatform", "CZlib", "CJSONC"], swiftSettings: numericSettings),
         .executableTarget(
             name: "moekit",
             dependencies: [

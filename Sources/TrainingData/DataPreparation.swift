@@ -165,11 +165,9 @@ public enum DataPreparation {
             domainField: options.domainField,
             validation: .init(fraction: options.validationFraction, minDocuments: options.validationMinimumDocuments, hash: "sha256-prefix64"),
             inputs: inputRecords, domains: domains, documents: totals.documents, tokens: totals.tokens)
-        do {
-            try AtomicFileWriter.write(try index.encoded(), to: output.temporaryPath + "/" + DataIndex.fileName)
-        } catch {
-            throw TrainingDataError.writeFailed(path: output.temporaryPath + "/" + DataIndex.fileName, reason: "\(error)")
-        }
+        let indexFile = try DataFileWriter(path: output.temporaryPath + "/" + DataIndex.fileName)
+        try indexFile.write(try index.encoded())
+        try indexFile.finish()
         try output.commit()
         return index
     }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Writes one domain's training and validation datasets during `DataPreparation`, in input order, and applies
 /// the minimum-validation-documents rule at the end (`ValidationSelector`).
 final class DomainBuilder {
@@ -58,6 +62,12 @@ final class DomainBuilder {
         let validationPrefix = directory + "/" + Self.prefix(domain: name, split: "validation")
         let oldTrain = try IndexedDataset(prefix: trainPrefix)
         let oldValidation = try IndexedDataset(prefix: validationPrefix)
+        // The old files stay readable through their mappings; new files of the same names are fresh inodes
+        // (truncating a mapped file in place would fault its readers).
+        for prefix in [trainPrefix, validationPrefix] {
+            unlink(prefix + ".bin")
+            unlink(prefix + ".idx")
+        }
         let newTrain = try IndexedDatasetWriter(prefix: trainPrefix, dtype: dtype)
         let newValidation = try IndexedDatasetWriter(prefix: validationPrefix, dtype: dtype)
         let heldOut = Set(validationIndices)

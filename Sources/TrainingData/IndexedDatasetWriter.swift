@@ -1,5 +1,3 @@
-import Formats
-
 /// Writes one Megatron-LM indexed dataset: `PREFIX.bin` (the token ids of every sequence back to back) and
 /// `PREFIX.idx` in the `MMIDIDX` layout of `_IndexWriter` in `megatron/core/datasets/indexed_dataset.py`:
 ///
@@ -20,7 +18,7 @@ public final class IndexedDatasetWriter {
     /// Path prefix (without `.bin` / `.idx`).
     public let prefix: String
     public let dtype: TokenDType
-    private let bin: AtomicFileWriter
+    private let bin: DataFileWriter
     private var lengths: [Int32] = []
     /// Tokens written so far.
     public private(set) var tokenCount = 0
@@ -31,11 +29,12 @@ public final class IndexedDatasetWriter {
     /// Magic bytes of `_INDEX_HEADER`.
     public static let magic: [UInt8] = Array("MMIDIDX".utf8) + [0, 0]
 
-    /// Creates `prefix.bin` (written through a temporary file until `finish`).
+    /// Creates `prefix.bin`. The files are meant for a directory that is made visible atomically as a whole
+    /// (`DataPreparation` writes into a temporary directory); they are not fsynced one by one.
     public init(prefix: String, dtype: TokenDType) throws(TrainingDataError) {
         self.prefix = prefix
         self.dtype = dtype
-        do { bin = try AtomicFileWriter(path: prefix + ".bin") } catch { throw .writeFailed(path: prefix + ".bin", reason: error.description) }
+        bin = try DataFileWriter(path: prefix + ".bin")
     }
 
     /// Appends one document's token ids as one sequence.
@@ -43,16 +42,12 @@ public final class IndexedDatasetWriter {
         guard ids.count <= Int(Int32.max) else {
             throw .writeFailed(path: prefix + ".bin", reason: "a document of \(ids.count) tokens exceeds int32 sequence lengths")
         }
-        do {
-            try writeTokens(ids)
-        } catch {
-            throw .writeFailed(path: prefix + ".bin", reason: error.description)
-        }
+        try writeTokens(ids)
         lengths.append(Int32(ids.count))
         tokenCount += ids.count
     }
 
-    private func writeTokens(_ ids: UnsafeBufferPointer<Int32>) throws(FileWriteError) {
+    private func writeTokens(_ ids: UnsafeBufferPointer<Int32>) throws(TrainingDataError) {
         switch dtype {
         case .int32:
             try bin.write(UnsafeRawBufferPointer(ids))
@@ -79,31 +74,24 @@ public final class IndexedDatasetWriter {
 
     /// Commits `.bin` and writes `.idx`.
     public func finish() throws(TrainingDataError) {
-        do {
-            try bin.commit()
-            let idx = try AtomicFileWriter(path: prefix + ".idx")
-            try idx.write(Self.magic)
-            try idx.writeLittleEndian(UInt64(1))
-            try idx.write([dtype.rawValue])
-            try idx.writeLittleEndian(UInt64(lengths.count))
-            try idx.writeLittleEndian(UInt64(lengths.count + 1))
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(lengths.count * 20 + 8)
-            func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
-            for length in lengths { put(length) }
-            var pointer: Int64 = 0
-            for length in lengths {
-                put(pointer)
-                pointer += Int64(length) * Int64(dtype.size)
-            }
-            for index in 0...lengths.count { put(Int64(index)) }
-            try idx.write(bytes)
-            try idx.commit()
-        } catch {
-            throw .writeFailed(path: prefix + ".idx", reason: error.description)
+        try bin.finish()
+        let idx = try DataFileWriter(path: prefix + ".idx")
+        var bytes: [UInt8] = Self.magic
+        bytes.reserveCapacity(34 + lengths.count * 20 + 8)
+        func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+        put(UInt64(1))
+        bytes.append(dtype.rawValue)
+        put(UInt64(lengths.count))
+        put(UInt64(lengths.count + 1))
+        for length in lengths { put(length) }
+        var pointer: Int64 = 0
+        for length in lengths {
+            put(pointer)
+            pointer += Int64(length) * Int64(dtype.size)
         }
+        for index in 0...lengths.count { put(Int64(index)) }
+        try idx.write(bytes)
+        try idx.finish()
     }
 
-    /// Drops the partial files.
-    public func abandon() { bin.abandon() }
 }

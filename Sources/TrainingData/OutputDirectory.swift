@@ -1,3 +1,4 @@
+import CPlatform
 import Foundation
 
 #if canImport(Glibc)
@@ -38,6 +39,14 @@ final class OutputDirectory {
 
     /// Renames the temporary directory to the output.
     func commit() throws(TrainingDataError) {
+        // One barrier for every file of the directory, before it becomes visible under its name.
+        let directory = open(temporaryPath, O_RDONLY)
+        guard directory >= 0, moekit_syncfs(directory) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if directory >= 0 { close(directory) }
+            throw .writeFailed(path: temporaryPath, reason: "cannot flush: \(reason)")
+        }
+        close(directory)
         var old: String?
         if FileManager.default.fileExists(atPath: path) {
             let aside = temporaryPath.replacingOccurrences(of: ".tmp-", with: ".old-")

@@ -169,7 +169,7 @@ struct PrepareDataBench: ParsableCommand {
         }
         print(String(format: "batch assembly (%d × %d+1 tokens, static-sheared, 6 domains): %.1f µs per batch (%.0f M tokens/s; checksum %lld)",
             b, t, perBatch * 1e6, Double(b * (t + 1)) / perBatch / 1e6, checksum))
-        print(String(format: "forward pass of %d × %d tokens (SmolLM2, best of 3): %.2f s → assembly is %.4f %% of a forward pass alone",
-            b, t, forward * Double(b), 100 * perBatch / (forward * Double(b))))
+        print(String(format: "forward pass of %d × %d tokens (SmolLM2, best of 3): %.2f s → assembly is %.2e of a forward pass alone",
+            b, t, forward * Double(b), perBatch / (forward * Double(b))))
     }
 }
