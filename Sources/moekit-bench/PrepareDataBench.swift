@@ -80,15 +80,22 @@ struct PrepareDataBench: ParsableCommand {
             label, texts.count, Double(textBytes) / 1e6, alone.tokens, alone.seconds, Double(alone.tokens) / alone.seconds / 1e6,
             Double(textBytes) / alone.seconds / 1e6))
         let out = arguments[arguments.firstIndex(of: "--out")! + 1]
-        let run = try MeasuredRun.run(moekit, ["prepare-data"] + arguments + ["--threads", "\(workers)", "--force"], quiet: true)
+        let log = workDirectory + "/\(label).log.jsonl"
+        let run = try MeasuredRun.run(
+            "/bin/sh", ["-c", "exec \"$0\" \"$@\" >/dev/null 2>&1", moekit, "prepare-data"] + arguments
+                + ["--threads", "\(workers)", "--force", "--log", log])
         guard run.status == 0 else { throw BenchError.commandFailed("moekit prepare-data", run.status) }
+        // ru_maxrss of a posix_spawn'ed child starts at the parent's peak (Linux keeps the high-water mark across
+        // execve), so the child's own VmHWM from its log is the honest peak.
+        let done = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").last.map { try JSONParser.parse(String($0)) }
+        guard let peak = done?["peak_rss_bytes"]?.intValue else { throw BenchError.notFound("peak_rss_bytes in \(log)") }
         let index = try DataIndex.read(directory: out)
         let inputText = index.inputs.reduce(0) { $0 + $1.textBytes }, inputDisk = index.inputs.reduce(0) { $0 + $1.bytes }
         let rate = Double(index.tokens) / run.wallSeconds
         let aloneRate = Double(alone.tokens) / alone.seconds
         print(String(format: "%@ prepare-data: %d documents, %d tokens in %.3f s = %.2f M tokens/s, %.1f MB/s of text (%.1f MB/s of input files), peak RSS %.0f MiB → %.0f %% of the tokenizer alone",
             label, index.documents, index.tokens, run.wallSeconds, rate / 1e6, Double(inputText) / run.wallSeconds / 1e6,
-            Double(inputDisk) / run.wallSeconds / 1e6, Double(run.peakRSSBytes) / 1_048_576, 100 * rate / aloneRate))
+            Double(inputDisk) / run.wallSeconds / 1e6, Double(peak) / 1_048_576, 100 * rate / aloneRate))
     }
 
     /// Tokenises `texts` as prepare-data does (one fresh tokenizer per thread, documents handed out in order).

@@ -137,10 +137,20 @@ final class PrepareDataProgress {
         guard var progress = last else { return }
         progress.documents = index.documents
         progress.tokens = index.tokens
-        write(progress, event: "done")
+        write(progress, event: "done", peakRSS: Self.peakResidentBytes())
     }
 
-    private func write(_ progress: DataPreparationProgress, event: String) {
+    /// This process's peak resident memory (`VmHWM` of /proc/self/status). Unlike `ru_maxrss`, it does not
+    /// inherit the spawning process's peak across `posix_spawn`/`execve`.
+    static func peakResidentBytes() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "")
+        else { return nil }
+        return kilobytes * 1024
+    }
+
+    private func write(_ progress: DataPreparationProgress, event: String, peakRSS: Int? = nil) {
         guard let log else { return }
         let seconds = max(progress.elapsedSeconds, 1e-9)
         let record = JSONValue.object(JSONObject([
@@ -151,7 +161,7 @@ final class PrepareDataProgress {
             ("elapsed_s", .number((progress.elapsedSeconds * 1000).rounded() / 1000)),
             ("tokens_per_s", .number((Double(progress.tokens) / seconds).rounded())),
             ("bytes_per_s", .number((Double(progress.textBytes) / seconds).rounded())),
-        ]))
+        ] + (peakRSS.map { [("peak_rss_bytes", JSONValue.integer(Int64($0)))] } ?? [])))
         log.write((JSONWriter.serialize(record) + "\n").data(using: .utf8)!)
     }
 }
