@@ -20,7 +20,7 @@ public struct DataPreparationOptions: Sendable {
     /// Tokenizer threads (default: all cores, `MOEKIT_THREADS`).
     public var workers = Parallel.width
     /// Text bytes per batch handed to the tokenizer threads.
-    public var batchBytes = 4 << 20
+    public var batchBytes = 1 << 20
 
     public init(inputs: [CorpusInput], output: String) {
         self.inputs = inputs
@@ -63,7 +63,7 @@ public enum DataPreparation {
             fraction: options.validationFraction, minimumDocuments: options.validationMinimumDocuments)
         guard !options.inputs.isEmpty else { throw TrainingDataError.invalidOption("no inputs given") }
         let workers = max(1, options.workers)
-        let tokenizers = try (0..<workers).map { _ in try TokenizerFactory.make(tokenizerData) }
+        let tokenizers = try Self.makeTokenizers(tokenizerData, count: workers)
         guard let eos = tokenizers[0].eosID else {
             throw TrainingDataError.unusableTokenizer("the vocabulary has no EOS token to end documents with")
         }
@@ -86,70 +86,89 @@ public enum DataPreparation {
 
         let start = Date()
         var totals = (documents: 0, tokens: 0, textBytes: 0)
-        for (number, input) in options.inputs.enumerated() {
-            let digest = try SHA256.hex(file: input.path)
-            let reader = try CorpusReader(
-                path: input.path, format: input.format, textField: options.textField,
-                domainField: input.domain == nil ? options.domainField : nil, skipBadLines: options.skipBadLines)
-            let fixedDomain = try input.domain.map { try builder(for: $0, source: input.path) }
-            var documents = 0
-            let readBatch = { () throws -> Batch in
-                var batch = Batch()
-                var bytes = 0
-                while bytes < options.batchBytes, let document = try reader.next() {
-                    let domain = try fixedDomain ?? builder(for: document.domain ?? "", source: "\(input.path):\(document.line)")
-                    bytes += document.text.utf8.count
-                    batch.texts.append(document.text)
-                    batch.domains.append(domain)
-                }
-                return batch
-            }
-            var current = try readBatch()
-            while !current.texts.isEmpty {
-                let work = BatchWork(count: current.texts.count)
-                let texts = current.texts
-                let group = DispatchGroup()
-                DispatchQueue.global().async(group: group) {
-                    DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                        let tokenizer = tokenizers[worker]
-                        while true {
-                            let i = work.next.add(1, ordering: .relaxed).oldValue
-                            guard i < texts.count else { break }
-                            var ids = tokenizer.encode(texts[i], addBOS: true, parseSpecial: false)
-                            ids.append(eos)
-                            work.ids[i] = ids
-                            work.hashes[i] = ValidationSelector.hash(texts[i])
-                        }
-                    }
-                }
-                let next: Batch
-                do { next = try readBatch() } catch {
-                    group.wait()
-                    throw error
-                }
-                group.wait()
-                for i in 0..<texts.count {
-                    try builders[current.domains[i]].add(work.ids[i], hash: work.hashes[i])
-                    totals.tokens += work.ids[i].count
-                }
-                documents += texts.count
-                totals.documents += texts.count
-                progress(DataPreparationProgress(
-                    input: input.path, inputNumber: number + 1, inputCount: options.inputs.count,
-                    documents: totals.documents, tokens: totals.tokens, textBytes: totals.textBytes + reader.bytesRead,
-                    elapsedSeconds: Date().timeIntervalSince(start)))
-                current = next
-            }
+        // Reading runs one batch ahead of tokenisation and continues from one input into the next, so the
+        // tokenizer threads never wait for a file to be opened.
+        var reading: (number: Int, input: CorpusInput, reader: CorpusReader, digest: String, domain: Int?, documents: Int)?
+        var nextInput = 0
+        func finishInput() throws {
+            guard let current = reading else { return }
+            let reader = current.reader, input = current.input
             if reader.skippedLines > 0 {
                 let examples = reader.skippedErrors.prefix(3).map(\.description).joined(separator: "; ")
                 warning("\(input.path): skipped \(reader.skippedLines) bad line(s), e.g. \(examples)")
             }
-            guard documents > 0 else { throw TrainingDataError.emptyInput(path: input.path) }
+            guard current.documents > 0 else { throw TrainingDataError.emptyInput(path: input.path) }
             totals.textBytes += reader.bytesRead
             let size = (try? FileManager.default.attributesOfItem(atPath: input.path)[.size] as? Int) ?? 0
             inputRecords.append(DataIndex.InputRecord(
-                path: input.path, domain: input.domain, format: input.format.rawValue, sha256: digest, bytes: size,
-                textBytes: reader.bytesRead, documents: documents, skippedLines: reader.skippedLines))
+                path: input.path, domain: input.domain, format: input.format.rawValue, sha256: current.digest, bytes: size,
+                textBytes: reader.bytesRead, documents: current.documents, skippedLines: reader.skippedLines))
+            reading = nil
+        }
+        func readBatch() throws -> Batch {
+            var batch = Batch()
+            var bytes = 0
+            while bytes < options.batchBytes {
+                if reading == nil {
+                    guard nextInput < options.inputs.count else { break }
+                    let input = options.inputs[nextInput]
+                    let digest = try SHA256.hex(file: input.path)
+                    let reader = try CorpusReader(
+                        path: input.path, format: input.format, textField: options.textField,
+                        domainField: input.domain == nil ? options.domainField : nil, skipBadLines: options.skipBadLines)
+                    let domain = try input.domain.map { try builder(for: $0, source: input.path) }
+                    reading = (nextInput, input, reader, digest, domain, 0)
+                    nextInput += 1
+                }
+                guard let document = try reading!.reader.next() else {
+                    try finishInput()
+                    continue
+                }
+                let path = reading!.input.path
+                let domain = try reading!.domain ?? builder(for: document.domain ?? "", source: "\(path):\(document.line)")
+                reading!.documents += 1
+                bytes += document.text.utf8.count
+                batch.texts.append(document.text)
+                batch.domains.append(domain)
+                batch.lastInput = (reading!.number, path)
+            }
+            return batch
+        }
+
+        var current = try readBatch()
+        while !current.texts.isEmpty {
+            let work = BatchWork(count: current.texts.count)
+            let texts = current.texts
+            let group = DispatchGroup()
+            DispatchQueue.global().async(group: group) {
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    let tokenizer = tokenizers[worker]
+                    while true {
+                        let i = work.next.add(1, ordering: .relaxed).oldValue
+                        guard i < texts.count else { break }
+                        var ids = tokenizer.encode(texts[i], addBOS: true, parseSpecial: false)
+                        ids.append(eos)
+                        work.ids[i] = ids
+                        work.hashes[i] = ValidationSelector.hash(texts[i])
+                    }
+                }
+            }
+            let next: Batch
+            do { next = try readBatch() } catch {
+                group.wait()
+                throw error
+            }
+            group.wait()
+            for i in 0..<texts.count {
+                try builders[current.domains[i]].add(work.ids[i], hash: work.hashes[i])
+                totals.tokens += work.ids[i].count
+            }
+            totals.documents += texts.count
+            progress(DataPreparationProgress(
+                input: current.lastInput.path, inputNumber: current.lastInput.number + 1, inputCount: options.inputs.count,
+                documents: totals.documents, tokens: totals.tokens, textBytes: totals.textBytes + (reading?.reader.bytesRead ?? 0),
+                elapsedSeconds: Date().timeIntervalSince(start)))
+            current = next
         }
 
         var domains: [DataIndex.DomainRecord] = []
@@ -172,10 +191,30 @@ public enum DataPreparation {
         return index
     }
 
+    /// One tokenizer per thread (each has its own word cache), built concurrently.
+    private static func makeTokenizers(_ data: TokenizerData, count: Int) throws -> [any TextTokenizer] {
+        final class Slots: @unchecked Sendable {
+            var results: [Result<any TextTokenizer, TokenizerError>?]
+            init(_ count: Int) { results = Array(repeating: nil, count: count) }
+        }
+        let slots = Slots(count)
+        let lock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: count) { i in
+            let result: Result<any TextTokenizer, TokenizerError>
+            do throws(TokenizerError) { result = .success(try TokenizerFactory.make(data)) } catch { result = .failure(error) }
+            lock.lock()
+            slots.results[i] = result
+            lock.unlock()
+        }
+        return try slots.results.map { try $0!.get() }
+    }
+
     /// Documents read but not yet tokenised.
     private struct Batch {
         var texts: [String] = []
         var domains: [Int] = []
+        /// Input of the last document (for progress).
+        var lastInput = (number: 0, path: "")
     }
 
     /// Per-batch results, each slot written by exactly one worker.

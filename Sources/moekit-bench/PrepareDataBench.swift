@@ -88,7 +88,9 @@ struct PrepareDataBench: ParsableCommand {
         // ru_maxrss of a posix_spawn'ed child starts at the parent's peak (Linux keeps the high-water mark across
         // execve), so the child's own VmHWM from its log is the honest peak.
         let done = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").last.map { try JSONParser.parse(String($0)) }
-        guard let peak = done?["peak_rss_bytes"]?.intValue else { throw BenchError.notFound("peak_rss_bytes in \(log)") }
+        guard let peak = done?["peak_rss_bytes"]?.intValue, let phase = done?["elapsed_s"]?.doubleValue else {
+            throw BenchError.notFound("peak_rss_bytes and elapsed_s in \(log)")
+        }
         let index = try DataIndex.read(directory: out)
         let inputText = index.inputs.reduce(0) { $0 + $1.textBytes }, inputDisk = index.inputs.reduce(0) { $0 + $1.bytes }
         let rate = Double(index.tokens) / run.wallSeconds
@@ -96,6 +98,9 @@ struct PrepareDataBench: ParsableCommand {
         print(String(format: "%@ prepare-data: %d documents, %d tokens in %.3f s = %.2f M tokens/s, %.1f MB/s of text (%.1f MB/s of input files), peak RSS %.0f MiB → %.0f %% of the tokenizer alone",
             label, index.documents, index.tokens, run.wallSeconds, rate / 1e6, Double(inputText) / run.wallSeconds / 1e6,
             Double(inputDisk) / run.wallSeconds / 1e6, Double(peak) / 1_048_576, 100 * rate / aloneRate))
+        let phaseRate = Double(index.tokens) / phase
+        print(String(format: "%@ prepare-data after start-up (process, model, tokenizers; the log's elapsed_s %.3f s): %.2f M tokens/s, %.1f MB/s of text → %.0f %% of the tokenizer alone",
+            label, phase, phaseRate / 1e6, Double(inputText) / phase / 1e6, 100 * phaseRate / aloneRate))
     }
 
     /// Tokenises `texts` as prepare-data does (one fresh tokenizer per thread, documents handed out in order).
