@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import CZlib
 import Dispatch
 import Foundation
@@ -76,6 +79,7 @@ struct PrepareDataBench: ParsableCommand {
     func compare(label: String, texts: [String], data: TokenizerData, workers: Int, moekit: String, arguments: [String]) throws {
         let textBytes = texts.reduce(0) { $0 + $1.utf8.count }
         let alone = try Self.tokenize(texts, data: data, workers: workers)
+        let aloneCPUPerToken = alone.cpuSeconds / Double(alone.tokens)
         print(String(format: "%@ tokenizer alone: %d documents, %.1f MB text, %d tokens in %.3f s = %.2f M tokens/s, %.1f MB/s",
             label, texts.count, Double(textBytes) / 1e6, alone.tokens, alone.seconds, Double(alone.tokens) / alone.seconds / 1e6,
             Double(textBytes) / alone.seconds / 1e6))
@@ -88,9 +92,9 @@ struct PrepareDataBench: ParsableCommand {
         // ru_maxrss of a posix_spawn'ed child starts at the parent's peak (Linux keeps the high-water mark across
         // execve), so the child's own VmHWM from its log is the honest peak.
         let done = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").last.map { try JSONParser.parse(String($0)) }
-        guard let peak = done?["peak_rss_bytes"]?.intValue, let phase = done?["elapsed_s"]?.doubleValue else {
-            throw BenchError.notFound("peak_rss_bytes and elapsed_s in \(log)")
-        }
+        guard let peak = done?["peak_rss_bytes"]?.intValue, let phase = done?["elapsed_s"]?.doubleValue,
+            let cpu = done?["cpu_s"]?.doubleValue
+        else { throw BenchError.notFound("peak_rss_bytes, elapsed_s and cpu_s in \(log)") }
         let index = try DataIndex.read(directory: out)
         let inputText = index.inputs.reduce(0) { $0 + $1.textBytes }, inputDisk = index.inputs.reduce(0) { $0 + $1.bytes }
         let rate = Double(index.tokens) / run.wallSeconds
@@ -101,12 +105,16 @@ struct PrepareDataBench: ParsableCommand {
         let phaseRate = Double(index.tokens) / phase
         print(String(format: "%@ prepare-data after start-up (process, model, tokenizers; the log's elapsed_s %.3f s): %.2f M tokens/s, %.1f MB/s of text → %.0f %% of the tokenizer alone",
             label, phase, phaseRate / 1e6, Double(inputText) / phase / 1e6, 100 * phaseRate / aloneRate))
+        // Other processes share these cores, so wall-clock rates move with their load; CPU time per token does not.
+        print(String(format: "%@ CPU time: tokenizer alone %.1f ns/token, prepare-data %.1f ns/token (%.2f s) → %.0f %% of the tokenizer's CPU efficiency",
+            label, 1e9 * aloneCPUPerToken, 1e9 * cpu / Double(index.tokens), cpu, 100 * aloneCPUPerToken / (cpu / Double(index.tokens))))
     }
 
     /// Tokenises `texts` as prepare-data does (one fresh tokenizer per thread, documents handed out in order).
-    static func tokenize(_ texts: [String], data: TokenizerData, workers: Int) throws -> (tokens: Int, seconds: Double) {
+    static func tokenize(_ texts: [String], data: TokenizerData, workers: Int) throws -> (tokens: Int, seconds: Double, cpuSeconds: Double) {
         let tokenizers = try (0..<workers).map { _ in try TokenizerFactory.make(data) }
         let next = Counter(), total = Counter()
+        let cpuStart = Self.cpuSeconds()
         let start = Date()
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             var tokens = 0
@@ -117,7 +125,13 @@ struct PrepareDataBench: ParsableCommand {
             }
             total.value.add(tokens, ordering: .relaxed)
         }
-        return (total.value.load(ordering: .relaxed), Date().timeIntervalSince(start))
+        return (total.value.load(ordering: .relaxed), Date().timeIntervalSince(start), Self.cpuSeconds() - cpuStart)
+    }
+
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     final class Counter: Sendable { let value = Atomic<Int>(0) }

@@ -4,6 +4,10 @@ import Foundation
 import TensorCore
 import TrainingData
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension MoekitCommand {
     /// `moekit prepare-data INPUT... --tokenizer MODEL --out DIR`.
     struct PrepareData: ParsableCommand {
@@ -137,7 +141,14 @@ final class PrepareDataProgress {
         guard var progress = last else { return }
         progress.documents = index.documents
         progress.tokens = index.tokens
-        write(progress, event: "done", peakRSS: Self.peakResidentBytes())
+        write(progress, event: "done", peakRSS: Self.peakResidentBytes(), cpuSeconds: Self.cpuSeconds())
+    }
+
+    /// User + system CPU time of this process so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     /// This process's peak resident memory (`VmHWM` of /proc/self/status). Unlike `ru_maxrss`, it does not
@@ -150,7 +161,7 @@ final class PrepareDataProgress {
         return kilobytes * 1024
     }
 
-    private func write(_ progress: DataPreparationProgress, event: String, peakRSS: Int? = nil) {
+    private func write(_ progress: DataPreparationProgress, event: String, peakRSS: Int? = nil, cpuSeconds: Double? = nil) {
         guard let log else { return }
         let seconds = max(progress.elapsedSeconds, 1e-9)
         let record = JSONValue.object(JSONObject([
@@ -161,7 +172,8 @@ final class PrepareDataProgress {
             ("elapsed_s", .number((progress.elapsedSeconds * 1000).rounded() / 1000)),
             ("tokens_per_s", .number((Double(progress.tokens) / seconds).rounded())),
             ("bytes_per_s", .number((Double(progress.textBytes) / seconds).rounded())),
-        ] + (peakRSS.map { [("peak_rss_bytes", JSONValue.integer(Int64($0)))] } ?? [])))
+        ] + (peakRSS.map { [("peak_rss_bytes", JSONValue.integer(Int64($0)))] } ?? [])
+            + (cpuSeconds.map { [("cpu_s", JSONValue.number(($0 * 1000).rounded() / 1000))] } ?? [])))
         log.write((JSONWriter.serialize(record) + "\n").data(using: .utf8)!)
     }
 }
