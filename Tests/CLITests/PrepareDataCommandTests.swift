@@ -77,7 +77,7 @@ struct PrepareDataCommandTests {
         let skipped = try TestModels.run(moekit, ["prepare-data", bad, "--tokenizer", model, "--out", tmp.file("o"), "--skip-bad-lines"])
         #expect(skipped.status == 0 && skipped.output.contains("skipped 1 bad line"), "\(skipped.output)")
         let empty = tmp.file("empty.jsonl")
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
         let none = try TestModels.run(moekit, ["prepare-data", empty, "--tokenizer", model, "--out", tmp.file("e")])
         #expect(none.status == 1 && none.output.contains("\(empty): no documents"), "\(none.output)")
     }
