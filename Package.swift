@@ -36,16 +36,17 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["TensorCore", "Runtime", "Tokenizer", "Formats"], swiftSettings: numericSettings),
         .target(name: "Training", dependencies: ["TensorCore", "Runtime", "Formats"], swiftSettings: numericSettings),
         .target(name: "Transforms", dependencies: ["TensorCore", "Formats", "Runtime"], swiftSettings: numericSettings),
+        .target(name: "TrainingData", dependencies: ["TensorCore", "Formats", "Tokenizer", "CPlatform", "CZlib", "CJSONC"], swiftSettings: numericSettings),
         .executableTarget(
             name: "moekit",
             dependencies: [
-                "Formats", "Tokenizer", "Runtime", "Evaluation", "Transforms",
+                "Formats", "Tokenizer", "Runtime", "Evaluation", "Transforms", "TrainingData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "moekit-bench",
-            dependencies: ["Formats", "Runtime", "Tokenizer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Formats", "Runtime", "Tokenizer", "TrainingData", "TensorCore", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["Formats", "Runtime"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
@@ -56,5 +57,6 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TransformsTests", dependencies: ["Transforms", "Formats", "Runtime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenizer", "Formats", "TestSupport"]),
     ]
 )

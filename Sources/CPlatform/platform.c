@@ -14,6 +14,14 @@ ssize_t moekit_copy_file_range(int fd_in, off_t *off_in, int fd_out, off_t *off_
 #endif
 }
 
+int moekit_syncfs(int fd) {
+#if defined(__linux__)
+    return syncfs(fd);
+#else
+    return fsync(fd);
+#endif
+}
+
 int moekit_start_writeback(int fd, off_t offset, off_t count) {
 #if defined(__linux__)
     return sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE);

@@ -12,6 +12,10 @@ ssize_t moekit_copy_file_range(int fd_in, off_t *off_in, int fd_out, off_t *off_
 /// a long sequential write keeps the disk busy instead of leaving everything to the final fsync. 0 on success.
 int moekit_start_writeback(int fd, off_t offset, off_t count);
 
+/// syncfs(2): flushes every file of the filesystem holding `fd` in one call (one barrier for a directory of many
+/// files instead of one fsync each). Falls back to fsync(fd) where syncfs does not exist. 0 on success.
+int moekit_syncfs(int fd);
+
 /// SHA-256 compression of `blocks` 64-byte blocks into `state` (8 words, FIPS 180-4). Uses the x86 SHA extensions
 /// when the CPU has them and `allow_hardware` is nonzero, portable C otherwise; both give identical results.
 void moekit_sha256_blocks(uint32_t *state, const uint8_t *data, size_t blocks, int allow_hardware);

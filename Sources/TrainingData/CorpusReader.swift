@@ -1,0 +1,227 @@
+import CJSONC
+import CZlib
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How an input file holds documents.
+public enum CorpusFormat: String, Sendable, Codable {
+    /// JSON Lines: one JSON object per line, the text in a string field (plain or gzip-compressed).
+    case jsonl
+    /// Plain UTF-8 text (plain or gzip-compressed): documents are separated by one or more blank lines.
+    case text
+
+    /// `.txt`, `.text` (optionally `.gz`) are plain text; everything else is read as JSON Lines.
+    public static func forPath(_ path: String) -> CorpusFormat {
+        let name = path.hasSuffix(".gz") ? String(path.dropLast(3)) : path
+        return name.hasSuffix(".txt") || name.hasSuffix(".text") ? .text : .jsonl
+    }
+}
+
+/// One document read from an input.
+public struct CorpusDocument: Sendable {
+    public var text: String
+    /// The `--domain-field` value, when one was asked for.
+    public var domain: String?
+    /// 1-based line where the document starts.
+    public var line: Int
+}
+
+/// Streams the documents of one input file in order, through zlib (`gzread` reads plain and gzip files alike)
+/// and json-c. Memory stays bounded by the longest line (JSONL) or paragraph (text).
+public final class CorpusReader {
+    public let path: String
+    public let format: CorpusFormat
+    public let textField: String
+    public let domainField: String?
+    public let skipBadLines: Bool
+    /// Lines skipped as bad (only with `skipBadLines`).
+    public private(set) var skippedLines = 0
+    /// The first few errors skipped, for warnings.
+    public private(set) var skippedErrors: [TrainingDataError] = []
+    /// Decompressed bytes consumed so far.
+    public private(set) var bytesRead = 0
+
+    private let file: gzFile
+    private let tokener: UnsafeMutablePointer<json_tokener>
+    private var chunk = [UInt8](repeating: 0, count: 1 << 20)
+    private var chunkCount = 0
+    private var chunkPosition = 0
+    private var endOfFile = false
+    private var lineBuffer: [UInt8] = []
+    private var lineNumber = 0
+
+    /// Opens `path`.
+    /// - Throws: `TrainingDataError.cannotRead` when it cannot be opened.
+    public init(path: String, format: CorpusFormat, textField: String = "text", domainField: String? = nil,
+        skipBadLines: Bool = false) throws(TrainingDataError)
+    {
+        self.path = path
+        self.format = format
+        self.textField = textField
+        self.domainField = domainField
+        self.skipBadLines = skipBadLines
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw .cannotRead(path: path, reason: String(cString: strerror(errno))) }
+        guard (status.st_mode & S_IFMT) == S_IFREG else { throw .cannotRead(path: path, reason: "not a regular file") }
+        guard let file = gzopen(path, "rb") else { throw .cannotRead(path: path, reason: "cannot open") }
+        gzbuffer(file, 1 << 17)
+        guard let tokener = json_tokener_new() else {
+            gzclose(file)
+            throw .cannotRead(path: path, reason: "json-c allocation failed")
+        }
+        json_tokener_set_flags(tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
+        self.file = file
+        self.tokener = tokener
+    }
+
+    deinit {
+        json_tokener_free(tokener)
+        gzclose(file)
+    }
+
+    /// The next document, or nil at the end of the file.
+    /// - Throws: `TrainingDataError` naming the file and line for a bad line (unless skipped) or a read failure.
+    public func next() throws(TrainingDataError) -> CorpusDocument? {
+        switch format {
+        case .jsonl: return try nextJSONDocument()
+        case .text: return try nextParagraph()
+        }
+    }
+
+    // MARK: JSON Lines
+
+    private func nextJSONDocument() throws(TrainingDataError) -> CorpusDocument? {
+        while try readLine() {
+            let number = lineNumber
+            if lineBuffer.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            do {
+                return try parseJSONLine(number)
+            } catch {
+                guard skipBadLines else { throw error }
+                skippedLines += 1
+                if skippedErrors.count < 10 { skippedErrors.append(error) }
+            }
+        }
+        return nil
+    }
+
+    private func parseJSONLine(_ number: Int) throws(TrainingDataError) -> CorpusDocument {
+        json_tokener_reset(tokener)
+        let object: OpaquePointer? = lineBuffer.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { json_tokener_parse_ex(tokener, $0.baseAddress, Int32($0.count)) }
+        }
+        let status = json_tokener_get_error(tokener)
+        guard let object, status == json_tokener_success else {
+            if let object { json_object_put(object) }
+            if status == json_tokener_error_parse_utf8_string { throw .invalidUTF8(path: path, line: number) }
+            let reason = status == json_tokener_success ? "incomplete value" : String(cString: json_tokener_error_desc(status))
+            throw .invalidJSON(path: path, line: number, reason: reason)
+        }
+        defer { json_object_put(object) }
+        let end = Int(json_tokener_get_parse_end(tokener))
+        guard lineBuffer[end...].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) else {
+            throw .invalidJSON(path: path, line: number, reason: "unexpected content after the value")
+        }
+        guard json_object_get_type(object) == json_type_object else { throw .notAnObject(path: path, line: number) }
+        let text = try stringField(textField, of: object, line: number)
+        let domain = try domainField.map { field throws(TrainingDataError) in try stringField(field, of: object, line: number) }
+        return CorpusDocument(text: text, domain: domain, line: number)
+    }
+
+    private func stringField(_ field: String, of object: OpaquePointer, line: Int) throws(TrainingDataError) -> String {
+        var value: OpaquePointer?
+        guard json_object_object_get_ex(object, field, &value) != 0, let value else {
+            throw .missingField(path: path, line: line, field: field)
+        }
+        guard json_object_get_type(value) == json_type_string, let pointer = json_object_get_string(value) else {
+            throw .notAString(path: path, line: line, field: field)
+        }
+        let length = Int(json_object_get_string_len(value))
+        let bytes = UnsafeRawBufferPointer(start: pointer, count: length).bindMemory(to: UInt8.self)
+        // json-c has validated the raw line (and turns lone surrogate escapes into U+FFFD); this check keeps the
+        // guarantee independent of the json-c version.
+        guard let string = String(validating: bytes, as: UTF8.self) else { throw .invalidUTF8(path: path, line: line) }
+        return string
+    }
+
+    // MARK: Plain text
+
+    private func nextParagraph() throws(TrainingDataError) -> CorpusDocument? {
+        var paragraph: [UInt8] = []
+        var start = 0
+        while try readLine() {
+            var line = lineBuffer[...]
+            if line.last == 0x0D { line = line.dropLast() }
+            guard String(validating: line, as: UTF8.self) != nil else {
+                throw .invalidUTF8(path: path, line: lineNumber)
+            }
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) {
+                if start > 0 { break }
+                continue
+            }
+            if start == 0 {
+                start = lineNumber
+            } else {
+                paragraph.append(0x0A)
+            }
+            paragraph.append(contentsOf: line)
+        }
+        guard start > 0 else { return nil }
+        return CorpusDocument(text: String(decoding: paragraph, as: UTF8.self), domain: nil, line: start)
+    }
+
+    // MARK: Lines
+
+    /// Reads the next line (without its newline) into `lineBuffer`; false at the end of the file.
+    private func readLine() throws(TrainingDataError) -> Bool {
+        lineBuffer.removeAll(keepingCapacity: true)
+        var sawAny = false
+        while true {
+            if chunkPosition == chunkCount {
+                if endOfFile { break }
+                try refill()
+                if chunkCount == 0 { break }
+            }
+            sawAny = true
+            let found: Int? = chunk.withUnsafeBufferPointer { buffer in
+                let base = buffer.baseAddress! + chunkPosition
+                guard let hit = memchr(base, 0x0A, chunkCount - chunkPosition) else { return nil }
+                return chunkPosition + (UnsafeRawPointer(hit) - UnsafeRawPointer(base))
+            }
+            if let found {
+                lineBuffer.append(contentsOf: chunk[chunkPosition..<found])
+                chunkPosition = found + 1
+                lineNumber += 1
+                if lineBuffer.last == 0x0D { lineBuffer.removeLast() }
+                return true
+            }
+            lineBuffer.append(contentsOf: chunk[chunkPosition..<chunkCount])
+            chunkPosition = chunkCount
+        }
+        guard sawAny, !lineBuffer.isEmpty else { return false }
+        lineNumber += 1
+        if lineBuffer.last == 0x0D { lineBuffer.removeLast() }
+        return true
+    }
+
+    private func refill() throws(TrainingDataError) {
+        let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
+        if n < 0 {
+            var code: Int32 = 0
+            let message = gzerror(file, &code).map { String(cString: $0) } ?? "zlib error \(code)"
+            throw .cannotRead(path: path, reason: message)
+        }
+        if n == 0 {
+            // zlib reports a gzip stream cut short only through gzerror at the end of input (Z_BUF_ERROR).
+            var code: Int32 = 0
+            _ = gzerror(file, &code)
+            if code == Z_BUF_ERROR { throw .cannotRead(path: path, reason: "the gzip stream is truncated") }
+            endOfFile = true
+        }
+        chunkCount = Int(n)
+        chunkPosition = 0
+        bytesRead += Int(n)
+    }
+}
