@@ -1,9 +1,13 @@
 /// SplitMix64 (Steele, Lea & Flood 2014): moekit's small deterministic generator (few-shot sampling, bootstrap,
 /// seeded test data). Same seed, same stream, on every platform.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
+    /// The whole generator state (saved and restored by resumable samplers).
+    public var state: UInt64
 
     public init(seed: UInt64) { state = seed }
+
+    /// A generator continuing from a saved `state`.
+    public init(state: UInt64) { self.state = state }
 
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

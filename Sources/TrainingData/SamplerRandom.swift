@@ -1,17 +1,9 @@
-/// SplitMix64 (Steele, Lea & Flood 2014) with its state exposed, so a sampler cursor can save and restore it.
-public struct SamplerRandom: RandomNumberGenerator, Sendable, Equatable {
-    public var state: UInt64
+import TensorCore
 
-    public init(state: UInt64) { self.state = state }
+/// The sampler's generator: SplitMix64 (TensorCore), whose whole state a sampler cursor saves and restores.
+public typealias SamplerRandom = SplitMix64
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// Uniform in [0, 1) with 53 random bits.
     public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
 
