@@ -171,7 +171,7 @@ struct PrepareDataTests {
     }
 
     @Test("an independent numpy reader of Megatron's layout sees the same ids and document boundaries",
-        .enabled(if: TinyTokenizers.numpyAvailable, "python3 with numpy is not available"))
+        .requiresPythonPackages("numpy"))
     func numpyReader() throws {
         let tmp = TemporaryDirectory()
         let domains = try CorpusFixture.make(in: tmp)

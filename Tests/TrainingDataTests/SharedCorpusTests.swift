@@ -9,20 +9,17 @@ import TrainingData
 /// The bundled six-domain corpus with SmolLM2's tokenizer: every document decodes back to its text exactly.
 @Suite("prepare-data on the shared corpus")
 struct SharedCorpusTests {
-    static let corpus = TestModels.repositoryRoot + "/../shared/data/corpus"
     static let names = ["arxiv", "book", "c4", "github", "stackexchange", "wikipedia"]
-    static var available: Bool {
-        TestModels.smolLM2() != nil && names.allSatisfy { FileManager.default.fileExists(atPath: "\(corpus)/\($0).jsonl.gz") }
-    }
 
     @Test("six domains → shards → SmolLM2 decode gives every document back, both splits, in input order",
-        .enabled(if: available, "SmolLM2 GGUF or ../shared/data/corpus is missing"))
+        .requiresSmolLM2, .requiresShared("data/corpus/wikipedia.jsonl.gz"))
     func roundTrip() throws {
-        let model = try ModelSource.open(TestModels.smolLM2()!, recipesDirectory: TestModels.repositoryRoot + "/Converters")
+        let corpus = try TestModels.requireShared("data/corpus/wikipedia.jsonl.gz").replacingOccurrences(of: "/wikipedia.jsonl.gz", with: "")
+        let model = try ModelSource.open(try TestModels.requireSmolLM2(), recipesDirectory: TestModels.repositoryRoot + "/Converters")
         let data = try #require(model.tokenizer)
         let tmp = TemporaryDirectory()
         var options = DataPreparationOptions(
-            inputs: Self.names.map { CorpusInput(path: "\(Self.corpus)/\($0).jsonl.gz", domain: $0) }, output: tmp.file("data"))
+            inputs: Self.names.map { CorpusInput(path: "\(corpus)/\($0).jsonl.gz", domain: $0) }, output: tmp.file("data"))
         options.validationFraction = 0.05
         options.validationMinimumDocuments = 8
         let index = try DataPreparation.run(options, tokenizerData: data)
@@ -32,7 +29,7 @@ struct SharedCorpusTests {
         let dataset = try PreparedDataset(directory: tmp.file("data"))
         try dataset.requireTokenizer(data)
         for (d, name) in Self.names.enumerated() {
-            let texts = try JSONLReader.strings(field: "text", in: "\(Self.corpus)/\(name).jsonl.gz")
+            let texts = try JSONLReader.strings(field: "text", in: "\(corpus)/\(name).jsonl.gz")
             var decoded: [(hash: UInt64, text: String, validation: Bool)] = []
             for (set, validation) in [(dataset.train[d], false), (dataset.validation[d], true)] {
                 for i in 0..<set.count {

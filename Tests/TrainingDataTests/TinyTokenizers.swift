@@ -33,7 +33,4 @@ enum TinyTokenizers {
         }
         return nil
     }()
-
-    /// Whether python3 with numpy can run the independent Megatron reader.
-    static let numpyAvailable: Bool = python.map { (try? TestModels.run($0, ["-c", "import numpy"]).status) == 0 } ?? false
 }
