@@ -23,7 +23,7 @@ struct PrepareDataCommandTests {
 
     @Test("prepare-data writes index.json and a JSONL log that match their schemas; inspect summarises the directory")
     func prepareAndInspect() throws {
-        guard let moekit = CLITests.binary() else { return }
+        let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
         let (model, inputs) = try Self.fixture(tmp)
         let out = tmp.file("data")
@@ -65,7 +65,7 @@ struct PrepareDataCommandTests {
 
     @Test("bad lines stop with file and line; --skip-bad-lines warns and continues")
     func badLines() throws {
-        guard let moekit = CLITests.binary() else { return }
+        let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
         let (model, _) = try Self.fixture(tmp)
         let bad = tmp.file("bad.jsonl")
