@@ -69,6 +69,7 @@ struct ReferenceLlama {
         // Router statistics per layer for the auxiliary losses: assignments per expert, Σ softmax, Σ logsumexp².
         let E = c.moe?.expertCount ?? 0
         var counts = [Int: [Double]](), probabilitySums = [Int: [Double]](), squaredLSE = [Int: Double]()
+        var importance = [Int: [Double]]()
         func moeFFN(_ h: [Double], _ m: MoEParameters, layer l: Int) -> [Double] {
             let moe = c.moe!, K = moe.expertsPerToken
             let z = m.router2.map { linear(linear(h, m.router, nil).map { tanh($0) }, $0, nil) } ?? linear(h, m.router, nil)
@@ -95,7 +96,11 @@ struct ReferenceLlama {
                 if renormalize { let sum = weights.reduce(0, +); weights = weights.map { $0 / sum } }
             case .topKThenSoftmax(let useSoftmax, let multiplyScores):
                 let q = useSoftmax ? softmax(selected.map { z[$0] }) : selected.map { z[$0] }
+                for (k, e) in selected.enumerated() { importance[l, default: [Double](repeating: 0, count: E)][e] += q[k] }
                 weights = multiplyScores ? q.map { $0 * Double(moe.scoreScaleFactors[l]) } : q.map { _ in 1 }
+            }
+            if case .softmaxThenTopK = moe.routing {
+                for (k, e) in selected.enumerated() { importance[l, default: [Double](repeating: 0, count: E)][e] += weights[k] }
             }
             var y = [Double](repeating: 0, count: D)
             for (k, e) in selected.enumerated() {
@@ -184,6 +189,13 @@ struct ReferenceLlama {
                 for (l, layerCounts) in counts {
                     for e in 0..<E { lb += Double(E) / K * (layerCounts[e] / N) * (probabilitySums[l]![e] / N) / S }
                 }
+            case .llamaMoE:
+                // CV²(v) = var(v) / (mean² + 1e-10), var unbiased; summed over layers.
+                func cv2(_ v: [Double]) -> Double {
+                    let mean = v.reduce(0, +) / Double(v.count)
+                    return v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(v.count - 1) / (mean * mean + 1e-10)
+                }
+                for (l, layerCounts) in counts { lb += cv2(importance[l]!) + cv2(layerCounts) }
             }
             let zLoss = squaredLSE.values.reduce(0, +) / (S * N)
             total += Double(routerLosses.loadBalancing) * lb + Double(routerLosses.zLoss) * zLoss

@@ -78,8 +78,8 @@ struct MoEBackwardTests {
         #expect(la == lb && a == b)
     }
 
-    @Test("load-balancing (HF and megablocks conventions) and z-loss gradients match finite differences",
-          arguments: [RouterLossOptions.LoadBalancingStyle.hf, .megablocks])
+    @Test("load-balancing (HF, megablocks and LLaMA-MoE CV² conventions) and z-loss gradients match finite differences",
+          arguments: [RouterLossOptions.LoadBalancingStyle.hf, .megablocks, .llamaMoE])
     func auxiliaryLosses(style: RouterLossOptions.LoadBalancingStyle) throws {
         Matmul.useSingleThreadedBLAS()
         let options = RouterLossOptions(loadBalancing: 0.5, loadBalancingStyle: style, zLoss: 0.1)
@@ -98,7 +98,8 @@ struct MoEBackwardTests {
             // The total equals the reference's CE + α·LB + β·Z; the balanced value is K (HF) or 1 (megablocks).
             let expectedTotal = reference.loss(base, sequences, routerLosses: options)
             #expect(abs(Double(loss.total) - expectedTotal) <= 1e-4 * abs(expectedTotal))
-            #expect(loss.loadBalancingBalanced == (style == .hf ? Float(model.config.moe!.expertsPerToken) : 1))
+            let balancedValue: Float = style == .hf ? Float(model.config.moe!.expertsPerToken) : style == .megablocks ? 1 : 0
+            #expect(loss.loadBalancingBalanced == balancedValue)
             #expect(loss.loadBalancing > 0 && loss.zLoss > 0)
             // Router entries (where the auxiliary terms act) against central differences of the reference.
             var worst = 0.0

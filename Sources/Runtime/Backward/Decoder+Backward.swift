@@ -155,6 +155,19 @@ extension Decoder {
                 statistics.counts.append((0..<E).map { Double(a.offsets[$0 + 1] - a.offsets[$0]) })
                 statistics.probabilitySums.append(sums)
                 statistics.squaredLogSumExp.append(squared)
+                // Routing weights before the score scale: w itself, or top-k→softmax's q (kept in probabilities).
+                var importance = [Double](repeating: 0, count: E)
+                let K = moe.expertsPerToken
+                for n in 0..<N {
+                    for k in 0..<K {
+                        let e = Int(a.selected[n * K + k])
+                        switch moe.routing {
+                        case .softmaxThenTopK: importance[e] += Double(a.weights[n * K + k])
+                        case .topKThenSoftmax: importance[e] += Double(a.probabilities[n * E + e])
+                        }
+                    }
+                }
+                statistics.importance.append(importance)
             }
         }
         let crossEntropy = Float(walkBack(
@@ -223,6 +236,17 @@ extension Decoder {
                 expertsBackward(
                     a, bw.moe, dX: bw.dNorm, dOut: dRes, x: x, rows: N, width: D, perToken: moe.expertsPerToken, p: m,
                     parameters: w, gradients: g)
+                if let index = statistics.layers.firstIndex(of: l) {
+                    // The weights the runtime applies are scale · q for top-k→softmax with multiplied scores.
+                    let weightScale: Float
+                    switch moe.routing {
+                    case .softmaxThenTopK: weightScale = 1
+                    case .topKThenSoftmax(_, let multiplyScores): weightScale = multiplyScores ? moe.scoreScaleFactors[l] : 0
+                    }
+                    routerLosses.addWeightGradients(
+                        statistics, layer: index, selected: a.selected, dWeights: bw.moe.dWeights, rows: N,
+                        perToken: moe.expertsPerToken, weightScale: weightScale)
+                }
                 routerBackward(
                     a, dWeights: bw.moe.dWeights, dLogits: bw.moe.dLogits, dHidden: bw.moe.dHidden, dX: bw.dNorm, x: x, rows: N,
                     width: D, experts: moe.expertCount, perToken: moe.expertsPerToken, p: m, parameters: w, gradients: g,

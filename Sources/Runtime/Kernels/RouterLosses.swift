@@ -6,6 +6,10 @@ import Foundation
 //   count_e / (S·N), and P_e the mean full-softmax probability; balanced value K;
 // - load balancing, megablocks / OLMo-core convention (`batched_load_balancing_loss`): per layer
 //   L_l = (E/K) · Σ_e (count_e/N) · P_e, mean over layers; balanced value 1;
+// - load balancing, LLaMA-MoE (`TopKBalancedNoisyGate`, pjlab-sys4nlp/llama-moe `smoe/modules/moe/moe_gates.py`,
+//   without noise): per layer CV²(importance) + CV²(load), importance_e = Σ_t of the routing weights before the
+//   score scale, load_e = count_e, CV²(v) = var(v) / (mean(v)² + 1e-10) with torch's unbiased var; summed over
+//   layers; balanced value 0. Its gradient reaches the router through the routing weights;
 // - router z-loss (Zoph et al. 2022, "ST-MoE", eq. 5): per layer mean over tokens of logsumexp(z)², mean over layers.
 // f and the counts are piecewise constant (no gradient); P and z carry it: ∂L/∂p_{t,e} is a per-expert constant,
 // turned into ∂L/∂z by the softmax Jacobian, dz = p ⊙ (dp − ⟨p, dp⟩).
@@ -18,6 +22,8 @@ public struct RouterLossOptions: Sendable, Equatable {
         case hf
         /// megablocks / OLMo-core: per layer, balanced value 1, mean over layers.
         case megablocks
+        /// LLaMA-MoE: CV²(importance) + CV²(load) per layer, summed over layers, balanced value 0.
+        case llamaMoE = "llama-moe"
     }
 
     /// α: weight of the load-balancing loss (0: off).
@@ -58,6 +64,19 @@ struct RouterStatistics {
     var probabilitySums: [[Double]] = []
     /// Σ_t logsumexp(z_t)² per layer.
     var squaredLogSumExp: [Double] = []
+    /// importance[l][e]: Σ_t of the routing weights (before the score scale) given to expert e.
+    var importance: [[Double]] = []
+}
+
+/// CV²(v) = var(v) / (mean(v)² + 1e-10), var unbiased (torch's default), and its gradient ∂CV²/∂v.
+func coefficientOfVariationSquared(_ v: [Double]) -> (value: Double, gradient: [Double]) {
+    let n = Double(v.count)
+    guard v.count > 1 else { return (0, [Double](repeating: 0, count: v.count)) }
+    let mean = v.reduce(0, +) / n
+    let variance = v.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)
+    let denominator = mean * mean + 1e-10
+    let gradient = v.map { x in 2 * (x - mean) / (n - 1) / denominator - variance * 2 * mean / n / (denominator * denominator) }
+    return (variance / denominator, gradient)
 }
 
 /// Full softmax of router logits z [N, E] into p [N, E]; returns each row's logsumexp in `lse` [N].
@@ -97,6 +116,11 @@ extension RouterLossOptions {
             }
             lb /= S
             balanced = 1
+        case .llamaMoE:
+            for l in s.counts.indices {
+                lb += coefficientOfVariationSquared(s.importance[l]).value + coefficientOfVariationSquared(s.counts[l]).value
+            }
+            balanced = 0
         }
         let z = s.squaredLogSumExp.reduce(0, +) / (S * Double(N))
         return (lb, balanced, z)
@@ -111,7 +135,7 @@ extension RouterLossOptions {
         let S = Double(s.layers.count)
         // ∂LB/∂p_{t,e}: the same for every token of the layer.
         var dp = [Float](repeating: 0, count: E)
-        if loadBalancing != 0 {
+        if loadBalancing != 0 && loadBalancingStyle != .llamaMoE {
             for e in 0..<E {
                 switch loadBalancingStyle {
                 case .hf:
@@ -119,6 +143,8 @@ extension RouterLossOptions {
                     dp[e] = loadBalancing * Float(Double(E) * f / (S * Double(N)))
                 case .megablocks:
                     dp[e] = loadBalancing * Float(Double(E) / Double(K) * (s.counts[index][e] / Double(N)) / Double(N) / S)
+                case .llamaMoE:
+                    break  // acts on the routing weights (`addWeightGradients`)
                 }
             }
         }
@@ -131,5 +157,16 @@ extension RouterLossOptions {
             let zTerm = zScale * lse[n]
             for e in 0..<E { row[e] += prob[e] * (dp[e] - inner) + zTerm * prob[e] }
         }
+    }
+
+    /// LLaMA-MoE's balance loss acts on the routing weights: adds α · ∂CV²(importance)/∂importance_e, divided by the
+    /// score scale the weights carry, to dWeights [N, K] of sparse layer `index`.
+    func addWeightGradients(
+        _ s: RouterStatistics, layer index: Int, selected: UnsafePointer<Int32>, dWeights: UnsafeMutablePointer<Float>,
+        rows N: Int, perToken K: Int, weightScale: Float
+    ) {
+        guard loadBalancing != 0, loadBalancingStyle == .llamaMoE, weightScale != 0 else { return }
+        let gradient = coefficientOfVariationSquared(s.importance[index]).gradient
+        for i in 0..<(N * K) { dWeights[i] += loadBalancing * Float(gradient[Int(selected[i])]) / weightScale }
     }
 }
