@@ -19,7 +19,8 @@ struct ReferenceLlama {
     /// The loss of `sequences` under `parameters` (a flat buffer in `layout`).
     func loss(
         _ p: [Double], _ sequences: [[Int32]], reduction: LossReduction = .tokenMean, nudge: ActivationNudge? = nil,
-        routerLosses: RouterLossOptions = RouterLossOptions()
+        routerLosses: RouterLossOptions = RouterLossOptions(),
+        teacher: (logits: [Double], coefficient: Double, temperature: Double)? = nil
     ) -> Double {
         let c = config
         let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim
@@ -166,6 +167,19 @@ struct ReferenceLlama {
                 let top = logits.max()!
                 let lse = top + log(logits.reduce(0) { $0 + exp($1 - top) })
                 sequenceLoss += lse - logits[Int(tokens[t + 1])]
+                if let teacher {
+                    // a·τ²·KL(softmax(t/τ) ‖ softmax(z/τ)) at this position.
+                    let tau = teacher.temperature
+                    let row = Array(teacher.logits[((rowBase + t) * V)..<((rowBase + t + 1) * V)]).map { $0 / tau }
+                    let student = logits.map { $0 / tau }
+                    func logSoftmax(_ v: [Double]) -> [Double] {
+                        let top = v.max()!, lse = top + log(v.reduce(0) { $0 + exp($1 - top) })
+                        return v.map { $0 - lse }
+                    }
+                    let logP = logSoftmax(row), logQ = logSoftmax(student)
+                    let kl = zip(logP, logQ).reduce(0) { $0 + exp($1.0) * ($1.0 - $1.1) }
+                    sequenceLoss += teacher.coefficient * tau * tau * kl
+                }
             }
             switch reduction {
             case .tokenMean: total += sequenceLoss / Double(predicted)

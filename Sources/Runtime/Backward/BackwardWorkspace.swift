@@ -22,6 +22,8 @@ public final class BackwardWorkspace {
     let dAct: UnsafeMutablePointer<Float>           // [N, F]
     let attentionScratch: UnsafeMutablePointer<Float> // [Hkv, 2, blockRows, context]
     let rowWeights: UnsafeMutablePointer<Float>     // [N], loss weight of each position (0: no next token)
+    /// [V] scratch of the distillation gradient.
+    let distillationScratch: UnsafeMutablePointer<Float>
     /// MoE layers' backward scratch (empty for dense models).
     let moe: MoEGradientScratch
     let targets: UnsafeMutablePointer<Int32>        // [N], next token of each position
@@ -48,6 +50,7 @@ public final class BackwardWorkspace {
         dAct = floats(N * F)
         attentionScratch = floats(c.kvHeadCount * 2 * Workspace.blockRows * self.context)
         rowWeights = floats(N)
+        distillationScratch = floats(c.vocabularySize)
         let table = forward.table
         let moeConfig = c.moe
         let sparse = moeConfig.map { m in (0..<c.layerCount).contains { m.sparseLayers[$0] } } ?? false

@@ -90,7 +90,7 @@ extension Decoder {
     public func lossAndGradients(
         _ sequences: [[Int32]], parameters: ParameterBuffer, gradients: ParameterBuffer,
         reduction: LossReduction = .tokenMean, routerLosses: RouterLossOptions = RouterLossOptions(),
-        workspace: BackwardWorkspace
+        distillation: DistillationOptions? = nil, workspace: BackwardWorkspace
     ) throws -> LossBreakdown {
         guard parameters.count == layout.count, gradients.count == layout.count else {
             throw RuntimeError.shapeMismatch(tensor: "parameter buffer", expected: [layout.count], found: [parameters.count, gradients.count])
@@ -98,7 +98,7 @@ extension Decoder {
         precondition(parameters !== gradients, "parameters and gradients must be distinct buffers")
         return try backwardPass(
             sequences, reduction: reduction, parameters: parameters.pointer, gradients: gradients.pointer,
-            workspace: workspace, activationGradients: nil, routerLosses: routerLosses)
+            workspace: workspace, activationGradients: nil, routerLosses: routerLosses, distillation: distillation)
     }
 
 
@@ -107,7 +107,7 @@ extension Decoder {
         _ sequences: [[Int32]], reduction: LossReduction, parameters w: UnsafePointer<Float>,
         gradients g: UnsafeMutablePointer<Float>?,
         workspace: BackwardWorkspace?, activationGradients observe: ((FFNActivationGradient) -> Void)?,
-        routerLosses: RouterLossOptions = RouterLossOptions()
+        routerLosses: RouterLossOptions = RouterLossOptions(), distillation: DistillationOptions? = nil
     ) throws -> LossBreakdown {
         guard !sequences.isEmpty else { throw RuntimeError.emptyInput("backward: no sequences") }
         for s in sequences where s.count < 2 {
@@ -170,21 +170,40 @@ extension Decoder {
                 statistics.importance.append(importance)
             }
         }
-        let crossEntropy = Float(walkBack(
-            sequences.map(\.count), rows: N, w: w, g: g, bw: bw, observe: observe, routerLosses: routerLosses,
-            statistics: statistics))
+        if let distillation {
+            guard distillation.teacherLogits.count == N * config.vocabularySize else {
+                throw RuntimeError.shapeMismatch(
+                    tensor: "teacher logits", expected: [N, config.vocabularySize], found: [distillation.teacherLogits.count])
+            }
+            guard distillation.temperature > 0 else {
+                throw RuntimeError.unsupported("distillation temperature must be positive (got \(distillation.temperature))")
+            }
+        }
+        var distillationLoss = 0.0
+        let crossEntropy = try (distillation?.teacherLogits ?? []).withUnsafeBufferPointer { teacher in
+            let target = distillation.map {
+                DistillationTarget(
+                    teacherLogits: teacher.baseAddress!, coefficient: $0.coefficient, temperature: $0.temperature,
+                    scratch: bw.distillationScratch)
+            }
+            return Float(walkBack(
+                sequences.map(\.count), rows: N, w: w, g: g, bw: bw, observe: observe, routerLosses: routerLosses,
+                statistics: statistics, distillation: target, distillationLoss: &distillationLoss))
+        }
         let moe = config.moe
         let aux = routerLosses.values(statistics, rows: N, experts: moe?.expertCount ?? 0, perToken: moe?.expertsPerToken ?? 0)
         let total = crossEntropy + routerLosses.loadBalancing * Float(aux.loadBalancing) + routerLosses.zLoss * Float(aux.zLoss)
+            + Float(distillationLoss)
         return LossBreakdown(
             total: total, crossEntropy: crossEntropy, loadBalancing: Float(aux.loadBalancing),
-            loadBalancingBalanced: Float(aux.balanced), zLoss: Float(aux.zLoss))
+            loadBalancingBalanced: Float(aux.balanced), zLoss: Float(aux.zLoss), distillation: Float(distillationLoss))
     }
 
     /// The backward walk over the activations of the forward pass just run in `bw`. Returns the loss.
     private func walkBack(
         _ lengths: [Int], rows N: Int, w: UnsafePointer<Float>, g: UnsafeMutablePointer<Float>?, bw: BackwardWorkspace,
-        observe: ((FFNActivationGradient) -> Void)?, routerLosses: RouterLossOptions, statistics: RouterStatistics
+        observe: ((FFNActivationGradient) -> Void)?, routerLosses: RouterLossOptions, statistics: RouterStatistics,
+        distillation: DistillationTarget?, distillationLoss: UnsafeMutablePointer<Double>
     ) -> Double {
         let c = config, ws = bw.forward
         let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim
@@ -202,7 +221,7 @@ extension Decoder {
         let loss = lmHeadCrossEntropyBackward(
             dHidden: bw.dNorm, dWeight: grad(layout.lmHead), logits: ws.logits, hidden: ws.finalNorm,
             weight: w + layout.lmHead.offset, targets: bw.targets, rowWeights: bw.rowWeights, rows: N, width: D,
-            vocabulary: c.vocabularySize)
+            vocabulary: c.vocabularySize, distillation: distillation, distillationLoss: distillationLoss)
         let dRes = bw.dResidual
         dRes.update(repeating: 0, count: N * D)
         rmsnormBackward(
