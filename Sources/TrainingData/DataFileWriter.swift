@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Formats
 
 /// A buffered file writer for files inside a data directory under construction. It does not fsync each file:
 /// the directory is the atomic unit, flushed once with syncfs before it is renamed into place (`OutputDirectory`).
@@ -58,14 +59,7 @@ final class DataFileWriter {
     }
 
     private func writeFully(_ pointer: UnsafeRawPointer, _ count: Int) throws(TrainingDataError) {
-        var done = 0
-        while done < count {
-            let n = Glibc.write(fd, pointer + done, count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .writeFailed(path: path, reason: String(cString: strerror(errno)))
-            }
-            done += n
-        }
+        let failure = writeAll(fd, pointer, count)
+        guard failure == 0 else { throw .writeFailed(path: path, reason: String(cString: strerror(failure))) }
     }
 }

@@ -14,6 +14,23 @@ struct BackwardGradientTests {
     static let samples = 5
     static let step = 1e-4
 
+    /// The largest relative error |analytic − numeric| / max(|numeric|, 1e-3) over `indices`, numeric being the
+    /// central difference of `loss` around `base` with `step`.
+    static func worstRelativeError(
+        indices: [Int], base: [Double], gradients: ParameterBuffer, loss: ([Double]) -> Double
+    ) -> Double {
+        var worst = 0.0
+        for index in indices {
+            var plus = base, minus = base
+            plus[index] += step
+            minus[index] -= step
+            let numeric = (loss(plus) - loss(minus)) / (2 * step)
+            let analytic = gradients.withUnsafeBufferPointer { Double($0[index]) }
+            worst = max(worst, abs(analytic - numeric) / max(abs(numeric), 1e-3))
+        }
+        return worst
+    }
+
     /// Checks sampled entries of every tensor; returns the largest relative error per tensor kind.
     /// The error of one entry is |analytic − numeric| / max(|numeric|, 1e-3 · max |numeric| over the model), so
     /// entries near zero are measured against the model's gradient scale.

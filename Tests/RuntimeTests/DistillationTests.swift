@@ -30,19 +30,13 @@ struct DistillationTests {
         print("τ = \(temperature): loss \(loss), reference total \(expected)")
         #expect(abs(Double(loss.total) - expected) <= 1e-4 * expected)
         #expect(loss.distillation > 0)
-        var worst = 0.0
         var rng = SeededGenerator(seed: 3)
+        var indices: [Int] = []
         for (name, slice) in model.parameters.layout.names where name.contains("lm_head") || name.contains("down_proj") || name.contains("q_proj") {
-            for _ in 0..<4 {
-                let index = slice.offset + Int(rng.next() % UInt64(slice.count))
-                var plus = base, minus = base
-                plus[index] += BackwardGradientTests.step
-                minus[index] -= BackwardGradientTests.step
-                let numeric = (reference.loss(plus, sequences, teacher: teacherTuple)
-                    - reference.loss(minus, sequences, teacher: teacherTuple)) / (2 * BackwardGradientTests.step)
-                let analytic = gradients.withUnsafeBufferPointer { Double($0[index]) }
-                worst = max(worst, abs(analytic - numeric) / max(abs(numeric), 1e-3))
-            }
+            indices += (0..<4).map { _ in slice.offset + Int(rng.next() % UInt64(slice.count)) }
+        }
+        let worst = BackwardGradientTests.worstRelativeError(indices: indices, base: base, gradients: gradients) {
+            reference.loss($0, sequences, teacher: teacherTuple)
         }
         print("τ = \(temperature): max relative FD error \(String(format: "%.1e", worst))")
         #expect(worst < 1e-3)

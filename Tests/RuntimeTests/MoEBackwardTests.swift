@@ -102,20 +102,14 @@ struct MoEBackwardTests {
             #expect(loss.loadBalancingBalanced == balancedValue)
             #expect(loss.loadBalancing > 0 && loss.zLoss > 0)
             // Router entries (where the auxiliary terms act) against central differences of the reference.
-            var worst = 0.0
             var rng = SeededGenerator(seed: 7)
+            var indices: [Int] = []
             for layer in model.parameters.layout.layers {
                 guard case .moe(let m) = layer.ffn else { continue }
-                for _ in 0..<6 {
-                    let index = m.router.offset + Int(rng.next() % UInt64(m.router.count))
-                    var plus = base, minus = base
-                    plus[index] += BackwardGradientTests.step
-                    minus[index] -= BackwardGradientTests.step
-                    let numeric = (reference.loss(plus, sequences, routerLosses: options)
-                        - reference.loss(minus, sequences, routerLosses: options)) / (2 * BackwardGradientTests.step)
-                    let analytic = gradients.withUnsafeBufferPointer { Double($0[index]) }
-                    worst = max(worst, abs(analytic - numeric) / max(abs(numeric), 1e-3))
-                }
+                indices += (0..<6).map { _ in m.router.offset + Int(rng.next() % UInt64(m.router.count)) }
+            }
+            let worst = BackwardGradientTests.worstRelativeError(indices: indices, base: base, gradients: gradients) {
+                reference.loss($0, sequences, routerLosses: options)
             }
             print("\(family.name), \(style): loss \(loss), router max relative FD error \(String(format: "%.1e", worst))")
             #expect(worst < 1e-3)

@@ -250,15 +250,8 @@ public final class AtomicFileWriter {
     }
 
     private func writeFully(_ pointer: UnsafeRawPointer, _ count: Int) throws(FileWriteError) {
-        var done = 0
-        while done < count {
-            let n = Glibc.write(fd, pointer + done, count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .writeFailed(path: path, reason: String(cString: strerror(errno)))
-            }
-            done += n
-        }
+        let failure = writeAll(fd, pointer, count)
+        guard failure == 0 else { throw .writeFailed(path: path, reason: String(cString: strerror(failure))) }
     }
 }
 

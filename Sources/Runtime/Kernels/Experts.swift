@@ -129,17 +129,28 @@ package func expertsBackward(
     gradients g: UnsafeMutablePointer<Float>?
 ) {
     let E = p.experts.count, Fe = a.expertWidth
-    // Routing-weight gradient of every grouped slot: dOut_n · y_slot (in dWeights' slot order first).
+    // Routing-weight gradient dw_{n,k} = dOut_n · y_slot, with the slot of (n, k) found as the dispatch assigned it
+    // (in (token, k) order within each expert).
+    for e in 0..<E { a.cursor[e] = 0 }
+    for n in 0..<N {
+        let dy = dOut + n * D
+        for k in 0..<K {
+            let e = Int(a.selected[n * K + k])
+            let slot = Int(a.offsets[e] + a.cursor[e])
+            a.cursor[e] += 1
+            let y = a.outputs + slot * D
+            var dot: Float = 0
+            for j in 0..<D { dot += dy[j] * y[j] }
+            s.dWeights[n * K + k] = dot
+        }
+    }
     for e in 0..<E {
         let first = Int(a.offsets[e]), count = Int(a.offsets[e + 1]) - first
         guard count > 0 else { continue }
         let slots = s.slotGradient + first * D
         for i in 0..<count {
             let n = Int(a.rows[first + i])
-            let dy = dOut + n * D, y = a.outputs + (first + i) * D, weight = a.rowWeights[first + i]
-            var dot: Float = 0
-            for j in 0..<D { dot += dy[j] * y[j] }
-            s.dWeights[first + i] = dot
+            let dy = dOut + n * D, weight = a.rowWeights[first + i]
             let dst = slots + i * D
             for j in 0..<D { dst[j] = weight * dy[j] }
         }
@@ -153,17 +164,6 @@ package func expertsBackward(
             for j in 0..<D { dst[j] += src[j] }
         }
     }
-    // Slot order → (token, k) order: the dispatch assigned slots in (token, k) order within each expert.
-    for e in 0..<E { a.cursor[e] = 0 }
-    for n in 0..<N {
-        for k in 0..<K {
-            let e = Int(a.selected[n * K + k])
-            let slot = Int(a.offsets[e] + a.cursor[e])
-            a.cursor[e] += 1
-            s.dLogits[n * K + k] = s.dWeights[slot]  // dLogits as [N, K] staging (it holds [N, E] ≥ [N, K] floats)
-        }
-    }
-    s.dWeights.update(from: s.dLogits, count: N * K)
     if let shared = p.shared {
         // out += σ(u·x) · y_shared: dy = σ · dOut; du·x gradient dσ = dOut · y_shared, dz = dσ · σ(1 − σ).
         for n in 0..<N {
