@@ -67,11 +67,12 @@ struct ReferenceLlama {
         }
         /// An MoE FFN as the model cards define it: router (linear, or LLaMA-MoE's W2·tanh(W1·x)), top-K by logit
         /// (ties: lower index), weights per the routing, Σ w·expert(x) plus the shared expert times σ(u·x).
-        // Router statistics per layer for the auxiliary losses: assignments per expert, Σ softmax, Σ logsumexp².
+        // Router statistics per layer for the auxiliary losses: assignments per expert, Σ softmax, Σ logsumexp², over
+        // the rows that predict a token (a sequence's last position predicts nothing and is not counted).
         let E = c.moe?.expertCount ?? 0
         var counts = [Int: [Double]](), probabilitySums = [Int: [Double]](), squaredLSE = [Int: Double]()
         var importance = [Int: [Double]]()
-        func moeFFN(_ h: [Double], _ m: MoEParameters, layer l: Int) -> [Double] {
+        func moeFFN(_ h: [Double], _ m: MoEParameters, layer l: Int, counted: Bool) -> [Double] {
             let moe = c.moe!, K = moe.expertsPerToken
             let z = m.router2.map { linear(linear(h, m.router, nil).map { tanh($0) }, $0, nil) } ?? linear(h, m.router, nil)
             var selected: [Int] = []
@@ -82,9 +83,11 @@ struct ReferenceLlama {
             }
             let top = z.max()!
             let lse = top + log(z.reduce(0) { $0 + exp($1 - top) })
-            for e in selected { counts[l, default: [Double](repeating: 0, count: E)][e] += 1 }
-            for e in 0..<E { probabilitySums[l, default: [Double](repeating: 0, count: E)][e] += exp(z[e] - lse) }
-            squaredLSE[l, default: 0] += lse * lse
+            if counted {
+                for e in selected { counts[l, default: [Double](repeating: 0, count: E)][e] += 1 }
+                for e in 0..<E { probabilitySums[l, default: [Double](repeating: 0, count: E)][e] += exp(z[e] - lse) }
+                squaredLSE[l, default: 0] += lse * lse
+            }
             func softmax(_ v: [Double]) -> [Double] {
                 let top = v.max()!, ex = v.map { exp($0 - top) }, sum = ex.reduce(0, +)
                 return ex.map { $0 / sum }
@@ -97,10 +100,10 @@ struct ReferenceLlama {
                 if renormalize { let sum = weights.reduce(0, +); weights = weights.map { $0 / sum } }
             case .topKThenSoftmax(let useSoftmax, let multiplyScores):
                 let q = useSoftmax ? softmax(selected.map { z[$0] }) : selected.map { z[$0] }
-                for (k, e) in selected.enumerated() { importance[l, default: [Double](repeating: 0, count: E)][e] += q[k] }
+                for (k, e) in selected.enumerated() where counted { importance[l, default: [Double](repeating: 0, count: E)][e] += q[k] }
                 weights = multiplyScores ? q.map { $0 * Double(moe.scoreScaleFactors[l]) } : q.map { _ in 1 }
             }
-            if case .softmaxThenTopK = moe.routing {
+            if case .softmaxThenTopK = moe.routing, counted {
                 for (k, e) in selected.enumerated() { importance[l, default: [Double](repeating: 0, count: E)][e] += weights[k] }
             }
             var y = [Double](repeating: 0, count: D)
@@ -156,7 +159,7 @@ struct ReferenceLlama {
                         if let nudge, nudge.layer == l, nudge.row == rowBase + t { a[nudge.neuron] += nudge.delta }
                         y = linear(a, f.down, nil)
                     case .moe(let m):
-                        y = moeFFN(h, m, layer: l)
+                        y = moeFFN(h, m, layer: l, counted: t + 1 < T)
                     }
                     for i in 0..<D { xs[t][i] += y[i] }
                 }
@@ -188,8 +191,8 @@ struct ReferenceLlama {
             rowBase += T
         }
         _ = V
-        // Auxiliary losses, straight from their definitions (N = all rows of the batch, S = MoE layers).
-        let S = Double(counts.count), N = Double(rowBase), K = Double(c.moe?.expertsPerToken ?? 0)
+        // Auxiliary losses, straight from their definitions (N = rows that predict a token, S = MoE layers).
+        let S = Double(counts.count), N = Double(predicted), K = Double(c.moe?.expertsPerToken ?? 0)
         if S > 0 && (routerLosses.loadBalancing != 0 || routerLosses.zLoss != 0) {
             var lb = 0.0
             switch routerLosses.loadBalancingStyle {

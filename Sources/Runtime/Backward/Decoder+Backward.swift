@@ -138,35 +138,34 @@ extension Decoder {
             }
             row += T
         }
-        // Router statistics of this forward for the auxiliary losses.
+        // Router statistics of this forward for the auxiliary losses, over the rows that predict a token.
         var statistics = RouterStatistics()
+        statistics.rows = predicted
         if routerLosses.isActive, let moe = config.moe {
-            let E = moe.expertCount
+            let E = moe.expertCount, K = moe.expertsPerToken
             for l in 0..<config.layerCount where moe.sparseLayers[l] {
                 let a = bw.forward.moe(l)
                 routerSoftmax(logits: a.routerLogits, probabilities: bw.moe.auxProbabilities, logSumExp: bw.moe.logSumExp, rows: N, experts: E)
-                var sums = [Double](repeating: 0, count: E)
-                var squared = 0.0
-                for n in 0..<N {
-                    for e in 0..<E { sums[e] += Double(bw.moe.auxProbabilities[n * E + e]) }
-                    squared += Double(bw.moe.logSumExp[n]) * Double(bw.moe.logSumExp[n])
-                }
-                statistics.layers.append(l)
-                statistics.counts.append((0..<E).map { Double(a.offsets[$0 + 1] - a.offsets[$0]) })
-                statistics.probabilitySums.append(sums)
-                statistics.squaredLogSumExp.append(squared)
+                var sums = [Double](repeating: 0, count: E), counts = [Double](repeating: 0, count: E)
                 // Routing weights before the score scale: w itself, or top-k→softmax's q (kept in probabilities).
                 var importance = [Double](repeating: 0, count: E)
-                let K = moe.expertsPerToken
-                for n in 0..<N {
+                var squared = 0.0
+                for n in 0..<N where bw.rowWeights[n] > 0 {
+                    for e in 0..<E { sums[e] += Double(bw.moe.auxProbabilities[n * E + e]) }
+                    squared += Double(bw.moe.logSumExp[n]) * Double(bw.moe.logSumExp[n])
                     for k in 0..<K {
                         let e = Int(a.selected[n * K + k])
+                        counts[e] += 1
                         switch moe.routing {
                         case .softmaxThenTopK: importance[e] += Double(a.weights[n * K + k])
                         case .topKThenSoftmax: importance[e] += Double(a.probabilities[n * E + e])
                         }
                     }
                 }
+                statistics.layers.append(l)
+                statistics.counts.append(counts)
+                statistics.probabilitySums.append(sums)
+                statistics.squaredLogSumExp.append(squared)
                 statistics.importance.append(importance)
             }
         }
@@ -191,7 +190,7 @@ extension Decoder {
                 statistics: statistics, distillation: target, distillationLoss: &distillationLoss))
         }
         let moe = config.moe
-        let aux = routerLosses.values(statistics, rows: N, experts: moe?.expertCount ?? 0, perToken: moe?.expertsPerToken ?? 0)
+        let aux = routerLosses.values(statistics, experts: moe?.expertCount ?? 0, perToken: moe?.expertsPerToken ?? 0)
         let total = crossEntropy + routerLosses.loadBalancing * Float(aux.loadBalancing) + routerLosses.zLoss * Float(aux.zLoss)
             + Float(distillationLoss)
         return LossBreakdown(
@@ -264,7 +263,7 @@ extension Decoder {
                     }
                     routerLosses.addWeightGradients(
                         statistics, layer: index, selected: a.selected, dWeights: bw.moe.dWeights, rows: N,
-                        perToken: moe.expertsPerToken, weightScale: weightScale)
+                        rowWeights: bw.rowWeights, perToken: moe.expertsPerToken, weightScale: weightScale)
                 }
                 routerBackward(
                     a, dWeights: bw.moe.dWeights, dLogits: bw.moe.dLogits, dHidden: bw.moe.dHidden, dX: bw.dNorm, x: x, rows: N,
@@ -277,7 +276,7 @@ extension Decoder {
                                 rows: N, experts: moe.expertCount)
                             routerLosses.addLogitGradients(
                                 statistics, layer: index, probabilities: bw.moe.auxProbabilities, logSumExp: bw.moe.logSumExp,
-                                dLogits: dz, rows: N, experts: moe.expertCount, perToken: moe.expertsPerToken)
+                                dLogits: dz, rows: N, rowWeights: bw.rowWeights, experts: moe.expertCount, perToken: moe.expertsPerToken)
                         }
                     })
             }

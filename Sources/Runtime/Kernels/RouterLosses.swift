@@ -42,8 +42,12 @@ public struct RouterLossOptions: Sendable, Equatable {
     public var isActive: Bool { loadBalancing != 0 || zLoss != 0 }
 }
 
-/// Per-layer statistics of one forward pass that the auxiliary losses need.
+/// Per-layer statistics of one forward pass that the auxiliary losses need. Only rows that predict a token count
+/// (N = Σ_s (T_s − 1), the B·T targets of a batch of windows): the last position of each sequence is run through the
+/// layers but predicts nothing, so it neither loads an expert nor adds to P or the z-loss.
 struct RouterStatistics {
+    /// N: rows that count (loss weight > 0).
+    var rows = 0
     /// Sparse layers, in order.
     var layers: [Int] = []
     /// count[l][e]: (token, k) assignments to expert e in layer l.
@@ -85,10 +89,10 @@ func routerSoftmax(logits z: UnsafePointer<Float>, probabilities p: UnsafeMutabl
 }
 
 extension RouterLossOptions {
-    /// The unweighted load-balancing loss, its balanced value, and the z-loss, from `statistics` of N rows.
-    func values(_ s: RouterStatistics, rows N: Int, experts E: Int, perToken K: Int) -> (loadBalancing: Double, balanced: Double, zLoss: Double) {
-        let S = Double(s.layers.count)
-        guard S > 0 else { return (0, 0, 0) }
+    /// The unweighted load-balancing loss, its balanced value, and the z-loss, from `statistics` (N = `s.rows`).
+    func values(_ s: RouterStatistics, experts E: Int, perToken K: Int) -> (loadBalancing: Double, balanced: Double, zLoss: Double) {
+        let S = Double(s.layers.count), N = s.rows
+        guard S > 0, N > 0 else { return (0, 0, 0) }
         var lb = 0.0, balanced = 0.0
         switch loadBalancingStyle {
         case .hf:
@@ -114,13 +118,14 @@ extension RouterLossOptions {
         return (lb, balanced, z)
     }
 
-    /// Adds ∂(α·LB + β·Z)/∂z of sparse layer `index` (position in `s.layers`) to dz [N, E], from that layer's full
-    /// softmax p [N, E] and logsumexp [N].
+    /// Adds ∂(α·LB + β·Z)/∂z of sparse layer `index` (position in `s.layers`) to dz [rows, E], from that layer's full
+    /// softmax p [rows, E] and logsumexp [rows]; rows whose `rowWeights` entry is 0 do not count and get nothing.
     func addLogitGradients(
         _ s: RouterStatistics, layer index: Int, probabilities p: UnsafePointer<Float>, logSumExp lse: UnsafePointer<Float>,
-        dLogits dz: UnsafeMutablePointer<Float>, rows N: Int, experts E: Int, perToken K: Int
+        dLogits dz: UnsafeMutablePointer<Float>, rows: Int, rowWeights: UnsafePointer<Float>, experts E: Int, perToken K: Int
     ) {
-        let S = Double(s.layers.count)
+        let S = Double(s.layers.count), N = s.rows
+        guard N > 0 else { return }
         // ∂LB/∂p_{t,e}: the same for every token of the layer.
         var dp = [Float](repeating: 0, count: E)
         if loadBalancing != 0 && loadBalancingStyle != .llamaMoE {
@@ -137,7 +142,7 @@ extension RouterLossOptions {
             }
         }
         let zScale = zLoss * Float(2 / (S * Double(N)))
-        for n in 0..<N {
+        for n in 0..<rows where rowWeights[n] > 0 {
             let prob = p + n * E, row = dz + n * E
             var inner: Float = 0
             for e in 0..<E { inner += prob[e] * dp[e] }
@@ -148,13 +153,15 @@ extension RouterLossOptions {
     }
 
     /// LLaMA-MoE's balance loss acts on the routing weights: adds α · ∂CV²(importance)/∂importance_e, divided by the
-    /// score scale the weights carry, to dWeights [N, K] of sparse layer `index`.
+    /// score scale the weights carry, to dWeights [rows, K] of sparse layer `index` (rows that count only).
     func addWeightGradients(
         _ s: RouterStatistics, layer index: Int, selected: UnsafePointer<Int32>, dWeights: UnsafeMutablePointer<Float>,
-        rows N: Int, perToken K: Int, weightScale: Float
+        rows: Int, rowWeights: UnsafePointer<Float>, perToken K: Int, weightScale: Float
     ) {
         guard loadBalancing != 0, loadBalancingStyle == .llamaMoE, weightScale != 0 else { return }
         let gradient = coefficientOfVariationSquared(s.importance[index]).gradient
-        for i in 0..<(N * K) { dWeights[i] += loadBalancing * Float(gradient[Int(selected[i])]) / weightScale }
+        for n in 0..<rows where rowWeights[n] > 0 {
+            for k in 0..<K { dWeights[n * K + k] += loadBalancing * Float(gradient[Int(selected[n * K + k])]) / weightScale }
+        }
     }
 }
