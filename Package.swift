@@ -34,13 +34,13 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["Formats"], swiftSettings: numericSettings),
         .target(name: "Runtime", dependencies: ["TensorCore", "Formats"], swiftSettings: numericSettings),
         .target(name: "Evaluation", dependencies: ["TensorCore", "Runtime", "Tokenizer", "Formats"], swiftSettings: numericSettings),
-        .target(name: "Training", dependencies: ["TensorCore", "Runtime", "Formats"], swiftSettings: numericSettings),
+        .target(name: "Training", dependencies: ["TensorCore", "Runtime", "Formats", "TrainingData"], swiftSettings: numericSettings),
         .target(name: "Transforms", dependencies: ["TensorCore", "Formats", "Runtime"], swiftSettings: numericSettings),
         .target(name: "TrainingData", dependencies: ["TensorCore", "Formats", "Tokenizer", "CPlatform", "CZlib", "CJSONC"], swiftSettings: numericSettings),
         .executableTarget(
             name: "moekit",
             dependencies: [
-                "Formats", "Tokenizer", "Runtime", "Evaluation", "Transforms", "TrainingData",
+                "Formats", "Tokenizer", "Runtime", "Evaluation", "Transforms", "TrainingData", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

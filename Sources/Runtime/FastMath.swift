@@ -100,13 +100,13 @@ func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
 }
 
 /// Pointers that may cross into `Parallel.forEachChunk` bodies (they only ever write disjoint memory).
-struct SendablePointer: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Float>
-    init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+package struct SendablePointer: @unchecked Sendable {
+    package let pointer: UnsafeMutablePointer<Float>
+    package init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
 }
 
 /// Read-only counterpart of `SendablePointer`.
-struct SendableConstPointer: @unchecked Sendable {
-    let pointer: UnsafePointer<Float>
-    init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
+package struct SendableConstPointer: @unchecked Sendable {
+    package let pointer: UnsafePointer<Float>
+    package init(_ pointer: UnsafePointer<Float>) { self.pointer = pointer }
 }

@@ -149,6 +149,21 @@ public struct ParameterLayout: Sendable, Equatable {
     }
 }
 
+extension ParameterLayout {
+    /// Decodes every tensor the layout names from `source` into `destination` (`count` floats), checking shapes.
+    /// - Throws: `RuntimeError.missingTensor` / `.shapeMismatch`, or whatever decoding throws.
+    func load(from source: any WeightSource, into destination: UnsafeMutablePointer<Float>) throws {
+        for (name, slice) in names {
+            guard source.contains(name) else { throw RuntimeError.missingTensor(name) }
+            let tensor = try source.floats(name)
+            // A [1, D] shared-expert gate may be stored as [D] and vice versa; everything else must match.
+            guard tensor.count == slice.count, tensor.shape == slice.shape || name.hasSuffix("shared_expert_gate.weight")
+            else { throw RuntimeError.shapeMismatch(tensor: name, expected: slice.shape, found: tensor.shape) }
+            tensor.values.withUnsafeBufferPointer { (destination + slice.offset).update(from: $0.baseAddress!, count: slice.count) }
+        }
+    }
+}
+
 /// A model's parameters: one flat buffer plus its layout.
 public struct ModelParameters: Sendable {
     public let layout: ParameterLayout
@@ -165,18 +180,8 @@ public struct ModelParameters: Sendable {
     /// - Throws: `RuntimeError.missingTensor` / `.shapeMismatch`, or whatever decoding throws.
     public init(config: ModelConfig, source: any WeightSource) throws {
         self.init(layout: ParameterLayout(config: config, has: source.contains))
-        for (name, slice) in layout.names {
-            guard source.contains(name) else { throw RuntimeError.missingTensor(name) }
-            let tensor = try source.floats(name)
-            // A [1, D] shared-expert gate may be stored as [D] and vice versa; everything else must match.
-            guard tensor.count == slice.count, tensor.shape == slice.shape || name.hasSuffix("shared_expert_gate.weight")
-            else { throw RuntimeError.shapeMismatch(tensor: name, expected: slice.shape, found: tensor.shape) }
-            values.withUnsafeMutableBufferPointer { dst in
-                tensor.values.withUnsafeBufferPointer { src in
-                    (dst.baseAddress! + slice.offset).update(from: src.baseAddress!, count: slice.count)
-                }
-            }
-        }
+        let layout = self.layout
+        try values.withUnsafeMutableBufferPointer { try layout.load(from: source, into: $0.baseAddress!) }
     }
 
     /// A copy of the values of `slice`.

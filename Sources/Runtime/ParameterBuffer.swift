@@ -28,6 +28,14 @@ public final class ParameterBuffer {
         parameters.values.withUnsafeBufferPointer { storage.update(from: $0.baseAddress!, count: count) }
     }
 
+    /// A buffer holding every tensor `config` names, decoded from `source` (one tensor at a time: no second copy of
+    /// the model is made).
+    /// - Throws: `RuntimeError.missingTensor` / `.shapeMismatch`, or whatever decoding throws.
+    public convenience init(config: ModelConfig, source: any WeightSource) throws {
+        self.init(layout: ParameterLayout(config: config, has: source.contains))
+        try layout.load(from: source, into: storage)
+    }
+
     deinit {
         storage.deallocate()
     }

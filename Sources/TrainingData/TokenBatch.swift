@@ -7,6 +7,13 @@ public struct TokenBatch: Equatable, Sendable {
     /// Domain index (into the data directory's domains) of each row.
     public var domains: [Int]
 
+    public init(sequenceLength: Int, size: Int, tokens: [Int32], domains: [Int]) {
+        self.sequenceLength = sequenceLength
+        self.size = size
+        self.tokens = tokens
+        self.domains = domains
+    }
+
     /// The T input ids of row `row`.
     public func inputs(row: Int) -> ArraySlice<Int32> {
         let start = row * (sequenceLength + 1)

@@ -11,7 +11,7 @@ struct MoekitCommand: ParsableCommand {
         version: MoekitVersion.string,
         subcommands: [
             Inspect.self, Convert.self, Compare.self, Tokenize.self, Logits.self, Generate.self, Eval.self, Upcycle.self,
-            Split.self, Plan.self, Verify.self, MergeDense.self, PrepareData.self,
+            Split.self, Plan.self, Verify.self, MergeDense.self, PrepareData.self, Train.self,
         ]
     )
 

@@ -43,7 +43,7 @@ struct AdamWTests {
         #expect(optimizer.step == 2)
     }
 
-    @Test("a frozen float (learning-rate scale 0) and its moments do not move; clipping bounds the norm")
+    @Test("a frozen tensor (learning-rate scale 0) and its moments do not move; clipping bounds the norm")
     func frozenAndClipped() throws {
         let model = try BackwardFixtures.model(tied: true, seed: 4)
         let layout = model.parameters.layout
@@ -55,13 +55,16 @@ struct AdamWTests {
         #expect(abs(reported - before) <= 1e-9 * before)
         let after = gradients.withUnsafeBufferPointer { $0.reduce(0.0) { $0 + Double($1) * Double($1) } }.squareRoot()
         #expect(abs(after - 1) < 1e-4)
-        let optimizer = AdamW(layout: layout)
-        var scale = [Float](repeating: 1, count: layout.count)
-        scale[0] = 0
-        let p0 = parameters.withUnsafeBufferPointer { $0[0] }, p1 = parameters.withUnsafeBufferPointer { $0[1] }
-        optimizer.update(parameters: parameters, gradients: gradients, learningRate: 0.1, lrScale: scale)
-        #expect(parameters.withUnsafeBufferPointer { $0[0] } == p0)
-        #expect(optimizer.firstMoment.withUnsafeBufferPointer { $0[0] } == 0)
-        #expect(parameters.withUnsafeBufferPointer { $0[1] } != p1)
+        // Freeze the embedding (offset 0); everything after it trains.
+        let frozen = layout.embedding
+        let groups = ParameterGroups(layout: layout, learningRateScale: { name, _ in name.contains("embed_tokens") ? 0 : 1 })
+        let optimizer = AdamW(layout: layout, groups: groups)
+        let before0 = parameters.withUnsafeBufferPointer { Array($0) }
+        optimizer.update(parameters: parameters, gradients: gradients, learningRate: 0.1)
+        parameters.withUnsafeBufferPointer { p in
+            #expect(Array(p[frozen.offset..<(frozen.offset + frozen.count)]) == Array(before0[frozen.offset..<(frozen.offset + frozen.count)]))
+            #expect(p[frozen.offset + frozen.count] != before0[frozen.offset + frozen.count])
+        }
+        #expect(optimizer.firstMoment.withUnsafeBufferPointer { $0[frozen.offset..<(frozen.offset + frozen.count)].allSatisfy { $0 == 0 } })
     }
 }

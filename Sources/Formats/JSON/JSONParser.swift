@@ -268,3 +268,23 @@ public struct JSONParser {
         return .number(value)
     }
 }
+
+extension JSONParseError {
+    /// 1-based line and column of a JSON parse error's byte offset (the end of the text when it has none).
+    public static func lineAndColumn(of error: JSONParseError, in bytes: [UInt8]) -> (Int, Int) {
+        let offset: Int
+        switch error {
+        case .invalidUTF8(let o), .unexpectedCharacter(let o, _, _), .duplicateKey(_, let o), .tooDeep(let o),
+            .invalidNumber(let o), .invalidEscape(let o), .trailingContent(let o):
+            offset = o
+        case .unexpectedEnd:
+            offset = bytes.count
+        }
+        var line = 1
+        var column = 1
+        for byte in bytes.prefix(offset) {
+            if byte == 0x0A { line += 1; column = 1 } else if byte & 0xC0 != 0x80 { column += 1 }
+        }
+        return (line, column)
+    }
+}

@@ -57,6 +57,8 @@ public struct HuggingFaceDirectoryWriter {
     /// - Parameters:
     ///   - tensors, maxShardSize, metadata, finalizeMetadata: the weights, as `ShardedSafetensorsWriter.write` takes them.
     ///   - files: side files (config.json, tokenizer files, generation_config.json, …); names must be plain file names.
+    ///   - tensorFiles: further single safetensors files of the directory (a training checkpoint's
+    ///     `optimizer.safetensors`), written after the weights.
     /// - Returns: the paths of the files in the committed directory (shards, index, then side files in order).
     /// - Throws: `OutputSafetyError` for an existing destination or too little disk space, `SafetensorsError` for
     ///   invalid tensors, `FileWriteError` for I/O failures, anything the closures throw. On error the destination is
@@ -66,14 +68,18 @@ public struct HuggingFaceDirectoryWriter {
         tensors: [OutputTensor], maxShardSize: Int = 5_000_000_000,
         metadata: [(key: String, value: String)] = [("format", "pt")],
         finalizeMetadata: (() throws -> [(key: String, value: String)])? = nil,
-        files: [SideFile] = [], finalFiles: (() throws -> [SideFile])? = nil
+        files: [SideFile] = [], finalFiles: (() throws -> [SideFile])? = nil,
+        tensorFiles: [(name: String, tensors: [OutputTensor])] = []
     ) throws -> [String] {
         try checkDestination()
         _ = try SafetensorsWriter.layout(path: destination, tensors: tensors, metadata: metadata)
-        for file in files where file.name.isEmpty || file.name.contains("/") || file.name == "." || file.name == ".." {
-            throw FileWriteError.cannotCreate(path: PathUtilities.join(destination, file.name), reason: "not a plain file name")
+        for file in tensorFiles {
+            _ = try SafetensorsWriter.layout(path: PathUtilities.join(destination, file.name), tensors: file.tensors, metadata: metadata)
         }
-        let needed = tensors.reduce(files.reduce(0) { $0 + $1.bytes.count }) { total, tensor in
+        for file in files.map(\.name) + tensorFiles.map(\.name) where file.isEmpty || file.contains("/") || file == "." || file == ".." {
+            throw FileWriteError.cannotCreate(path: PathUtilities.join(destination, file), reason: "not a plain file name")
+        }
+        let needed = (tensors + tensorFiles.flatMap(\.tensors)).reduce(files.reduce(0) { $0 + $1.bytes.count }) { total, tensor in
             let (sum, overflow) = total.addingReportingOverflow(tensor.byteCount)
             return overflow ? Int.max : sum
         }
@@ -99,6 +105,11 @@ public struct HuggingFaceDirectoryWriter {
         var written = try ShardedSafetensorsWriter.write(
             directory: temporary, tensors: tensors, maxShardSize: maxShardSize, metadata: metadata,
             finalizeMetadata: finalizeMetadata)
+        for file in tensorFiles {
+            let path = PathUtilities.join(temporary, file.name)
+            try SafetensorsWriter.write(path: path, tensors: file.tensors, metadata: metadata)
+            written.append(path)
+        }
         for file in try files + (finalFiles?() ?? []) {
             let path = PathUtilities.join(temporary, file.name)
             try AtomicFileWriter.write(file.bytes, to: path)

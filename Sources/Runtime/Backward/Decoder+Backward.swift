@@ -87,10 +87,12 @@ extension Decoder {
     /// and its gradient, added to `gradients`: the training step's pass. `parameters` and `gradients` are
     /// caller-owned buffers of this decoder's layout; the optimizer updates them in place between calls. Same
     /// conditions and errors as `LanguageModel.lossAndGradients`.
+    /// - Parameter trainable: the groups whose weight gradients are computed; the others' entries of `gradients`
+    ///   are left as they are (no weight-gradient work is done for them).
     public func lossAndGradients(
         _ sequences: [[Int32]], parameters: ParameterBuffer, gradients: ParameterBuffer,
         reduction: LossReduction = .tokenMean, routerLosses: RouterLossOptions = RouterLossOptions(),
-        distillation: DistillationOptions? = nil, workspace: BackwardWorkspace
+        distillation: DistillationOptions? = nil, trainable: TrainableParameters = .all, workspace: BackwardWorkspace
     ) throws -> LossBreakdown {
         guard parameters.count == layout.count, gradients.count == layout.count else {
             throw RuntimeError.shapeMismatch(tensor: "parameter buffer", expected: [layout.count], found: [parameters.count, gradients.count])
@@ -98,7 +100,8 @@ extension Decoder {
         precondition(parameters !== gradients, "parameters and gradients must be distinct buffers")
         return try backwardPass(
             sequences, reduction: reduction, parameters: parameters.pointer, gradients: gradients.pointer,
-            workspace: workspace, activationGradients: nil, routerLosses: routerLosses, distillation: distillation)
+            workspace: workspace, activationGradients: nil, routerLosses: routerLosses, distillation: distillation,
+            trainable: trainable)
     }
 
 
@@ -107,7 +110,8 @@ extension Decoder {
         _ sequences: [[Int32]], reduction: LossReduction, parameters w: UnsafePointer<Float>,
         gradients g: UnsafeMutablePointer<Float>?,
         workspace: BackwardWorkspace?, activationGradients observe: ((FFNActivationGradient) -> Void)?,
-        routerLosses: RouterLossOptions = RouterLossOptions(), distillation: DistillationOptions? = nil
+        routerLosses: RouterLossOptions = RouterLossOptions(), distillation: DistillationOptions? = nil,
+        trainable: TrainableParameters = .all
     ) throws -> LossBreakdown {
         guard !sequences.isEmpty else { throw RuntimeError.emptyInput("backward: no sequences") }
         for s in sequences where s.count < 2 {
@@ -138,10 +142,10 @@ extension Decoder {
             }
             row += T
         }
-        // Router statistics of this forward for the auxiliary losses, over the rows that predict a token.
+        // Router statistics of this forward (auxiliary losses, expert load), over the rows that predict a token.
         var statistics = RouterStatistics()
         statistics.rows = predicted
-        if routerLosses.isActive, let moe = config.moe {
+        if let moe = config.moe {
             let E = moe.expertCount, K = moe.expertsPerToken
             for l in 0..<config.layerCount where moe.sparseLayers[l] {
                 let a = bw.forward.moe(l)
@@ -186,8 +190,8 @@ extension Decoder {
                     scratch: bw.distillationScratch)
             }
             return Float(walkBack(
-                sequences.map(\.count), rows: N, w: w, g: g, bw: bw, observe: observe, routerLosses: routerLosses,
-                statistics: statistics, distillation: target, distillationLoss: &distillationLoss))
+                sequences.map(\.count), rows: N, w: w, g: g, trainable: trainable, bw: bw, observe: observe,
+                routerLosses: routerLosses, statistics: statistics, distillation: target, distillationLoss: &distillationLoss))
         }
         let moe = config.moe
         let aux = routerLosses.values(statistics, experts: moe?.expertCount ?? 0, perToken: moe?.expertsPerToken ?? 0)
@@ -195,20 +199,30 @@ extension Decoder {
             + Float(distillationLoss)
         return LossBreakdown(
             total: total, crossEntropy: crossEntropy, loadBalancing: Float(aux.loadBalancing),
-            loadBalancingBalanced: Float(aux.balanced), zLoss: Float(aux.zLoss), distillation: Float(distillationLoss))
+            loadBalancingBalanced: Float(aux.balanced), zLoss: Float(aux.zLoss), distillation: Float(distillationLoss),
+            routing: statistics.layers.indices.map { i in
+                let assignments = statistics.counts[i].reduce(0, +)
+                return LayerRouting(
+                    layer: statistics.layers[i], load: statistics.counts[i].map { assignments > 0 ? $0 / assignments : 0 },
+                    meanSquaredLogSumExp: predicted > 0 ? statistics.squaredLogSumExp[i] / Double(predicted) : 0)
+            })
     }
 
     /// The backward walk over the activations of the forward pass just run in `bw`. Returns the loss.
     private func walkBack(
-        _ lengths: [Int], rows N: Int, w: UnsafePointer<Float>, g: UnsafeMutablePointer<Float>?, bw: BackwardWorkspace,
+        _ lengths: [Int], rows N: Int, w: UnsafePointer<Float>, g: UnsafeMutablePointer<Float>?,
+        trainable: TrainableParameters, bw: BackwardWorkspace,
         observe: ((FFNActivationGradient) -> Void)?, routerLosses: RouterLossOptions, statistics: RouterStatistics,
         distillation: DistillationTarget?, distillationLoss: UnsafeMutablePointer<Double>
     ) -> Double {
         let c = config, ws = bw.forward
         let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim
         let qW = H * hd, kvW = Hkv * hd, qkvW = qW + 2 * kvW
+        // Weight-gradient destinations per group: nil skips the work of a frozen group.
+        let gExperts = trainable.contains(.experts) ? g : nil, gRouter = trainable.contains(.router) ? g : nil
+        /// A non-expert tensor's gradient destination.
         func grad(_ slice: ParameterSlice?) -> UnsafeMutablePointer<Float>? {
-            guard let g, let slice else { return nil }
+            guard let g, let slice, trainable.contains(.nonExpert) else { return nil }
             return g + slice.offset
         }
 
@@ -253,8 +267,9 @@ extension Decoder {
                 bw.dNorm.update(repeating: 0, count: N * D)
                 expertsBackward(
                     a, bw.moe, dX: bw.dNorm, dOut: dRes, x: x, rows: N, width: D, perToken: moe.expertsPerToken, p: m,
-                    parameters: w, gradients: g)
-                if let index = statistics.layers.firstIndex(of: l) {
+                    parameters: w, gradients: gExperts)
+                let auxIndex = routerLosses.isActive ? statistics.layers.firstIndex(of: l) : nil
+                if let index = auxIndex {
                     // The weights the runtime applies are scale · q for top-k→softmax with multiplied scores.
                     let weightScale: Float
                     switch moe.routing {
@@ -267,9 +282,9 @@ extension Decoder {
                 }
                 routerBackward(
                     a, dWeights: bw.moe.dWeights, dLogits: bw.moe.dLogits, dHidden: bw.moe.dHidden, dX: bw.dNorm, x: x, rows: N,
-                    width: D, experts: moe.expertCount, perToken: moe.expertsPerToken, p: m, parameters: w, gradients: g,
+                    width: D, experts: moe.expertCount, perToken: moe.expertsPerToken, p: m, parameters: w, gradients: gRouter,
                     routing: moe.routing, scale: moe.scoreScaleFactors[l],
-                    addLogitGradients: statistics.layers.firstIndex(of: l).map { index in
+                    addLogitGradients: auxIndex.map { index in
                         { dz in
                             routerSoftmax(
                                 logits: a.routerLogits, probabilities: bw.moe.auxProbabilities, logSumExp: bw.moe.logSumExp,

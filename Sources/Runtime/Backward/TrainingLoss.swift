@@ -1,3 +1,5 @@
+import Foundation
+
 // What a training pass adds to the cross-entropy and reports back: the distillation target and the loss breakdown.
 
 /// The training loss and its parts (each auxiliary loss unweighted, with its balanced value where it has one).
@@ -12,6 +14,21 @@ public struct LossBreakdown: Sendable, Equatable {
     public var zLoss: Float
     /// a · τ² · KL(teacher ‖ student), averaged like the cross-entropy (0 without a teacher).
     public var distillation: Float = 0
+    /// Routing of each MoE layer in this pass (empty for a dense model).
+    public var routing: [LayerRouting] = []
+}
+
+/// How one MoE layer routed the rows of a pass that predict a token.
+public struct LayerRouting: Sendable, Equatable {
+    /// Decoder layer.
+    public var layer: Int
+    /// Share of the (token, k) assignments that went to each expert (sums to 1; uniform is 1/E each).
+    public var load: [Double]
+    /// Mean over rows of logsumexp(router logits)² (the z-loss of this layer).
+    public var meanSquaredLogSumExp: Double
+
+    /// Entropy of `load` in nats (ln E when perfectly balanced).
+    public var loadEntropy: Double { -load.reduce(0) { $0 + ($1 > 0 ? $1 * Foundation.log($1) : 0) } }
 }
 
 /// Distillation from a teacher (the dense parent): its logits for every row of the batch ([N, V], sequences back to

@@ -1,0 +1,46 @@
+import Runtime
+
+/// How an optimizer treats each tensor of a layout: one segment per tensor with its learning-rate multiplier
+/// (0 freezes it) and whether decoupled weight decay applies. Segments are contiguous runs of the flat buffers, so
+/// an update walks them without any per-float table.
+public struct ParameterGroups: Sendable {
+    /// One tensor's run of floats.
+    public struct Segment: Sendable, Equatable {
+        public let name: String
+        public let offset: Int
+        public let count: Int
+        public let learningRateScale: Float
+        public let decays: Bool
+    }
+
+    public let segments: [Segment]
+
+    /// Segments from per-tensor rules.
+    /// - Parameters:
+    ///   - learningRateScale: multiplier of a tensor (by checkpoint name and group); 0 freezes it.
+    ///   - decays: whether a tensor gets weight decay.
+    public init(
+        layout: ParameterLayout, learningRateScale: (String, TrainableParameters) -> Float,
+        decays: (String) -> Bool = ParameterGroups.decaysByDefault
+    ) {
+        segments = layout.parameterGroups.map { name, slice, group in
+            Segment(
+                name: name, offset: slice.offset, count: slice.count, learningRateScale: learningRateScale(name, group),
+                decays: decays(name) && slice != layout.embedding)
+        }
+    }
+
+    /// The groups of a training run: tensors outside `trainable` frozen, routers at `routerLearningRateScale` × lr,
+    /// decay on every weight matrix (`decayAll`: on norms, biases and embeddings too).
+    public init(layout: ParameterLayout, trainable: TrainableParameters = .all, routerLearningRateScale: Float = 1, decayAll: Bool = false) {
+        self.init(
+            layout: layout,
+            learningRateScale: { _, group in trainable.contains(group) ? (group == .router ? routerLearningRateScale : 1) : 0 },
+            decays: decayAll ? { _ in true } : ParameterGroups.decaysByDefault)
+    }
+
+    /// No decay on norms, biases and embeddings (LLaMA-MoE / OLMo); a tied LM head is the embedding.
+    public static func decaysByDefault(_ name: String) -> Bool {
+        !(name.hasSuffix("norm.weight") || name.hasSuffix(".bias") || name.contains("embed_tokens"))
+    }
+}
