@@ -223,6 +223,23 @@ struct SparseMixerTests {
         // the bound every finite-difference test of the backward uses.
         #expect(worst["router"] != nil)
         for (kind, error) in worst { #expect(error < 1e-3, "\(kind): relative error \(error)") }
+
+        // The check discriminates: differentiating the forward weight c·π_D(z) itself (c kept in the router
+        // gradient) disagrees with the estimator on the router, by far more than the bound above.
+        let scaled: ([Double]) -> Double = { p in
+            reference.loss(p, sequences) { layer, row, z in
+                let (r, _) = frozen.routes[[layer, row]]!
+                return (r.chosen, (0..<2).map { s in r.c[s] * maskedSoftmax(z, r.kept[s])[r.chosen[s]] })
+            }
+        }
+        var routerIndices: [Int] = []
+        for layer in model.parameters.layout.layers {
+            guard case .moe(let m) = layer.ffn else { continue }
+            routerIndices += Array(m.router.offset..<(m.router.offset + m.router.count))
+        }
+        let withC = BackwardGradientTests.worstRelativeError(indices: routerIndices, base: base, gradients: gradients, loss: scaled)
+        print("SparseMixer \(MoEBackwardTests.families[index].name): router vs d(c·π_D)/dθ, max relative difference \(withC)")
+        #expect(withC > 1e-2)
     }
 
     // MARK: - (b) evaluation is plain top-2
