@@ -26,6 +26,10 @@ package struct ActivationTable: Sendable {
         case gateUp, act
         /// Router logits z [N, E], LLaMA-MoE's tanh hidden layer [N, E], probabilities [N, E].
         case routerLogits, routerHidden, routerProbabilities
+        /// SparseMixer-v2's second masked softmax π' [N, E] (training with `RouterEstimator.sparseMixer`; the first,
+        /// π, is kept in `routerProbabilities`). Reserved only for kept activations of models the estimator is
+        /// defined for (softmax → top-2, linear router).
+        case routerSecondProbabilities
         /// Selected experts [N, K] (Int32) and their weights [N, K].
         case selected, routeWeights
         /// Token rows grouped by expert [N·K] (Int32), their routing weights [N·K], and the group boundaries
@@ -97,6 +101,12 @@ package struct ActivationTable: Sendable {
         let qkNorm = c.tensorNames.has(.queryNorm) || c.tensorNames.has(.keyNorm)
         let layerSlots = keepActivations ? L : 1
         let routedRows = sparse.isEmpty ? 0 : N * K
+        var sparseMixerDefined = false
+        if let moe, !sparse.isEmpty, keepActivations, K == 2, moe.gateNetwork == .linear,
+            case .softmaxThenTopK = moe.routing
+        {
+            sparseMixerDefined = true
+        }
 
         func size(_ buffer: Buffer) -> (slots: Int, perSlot: Int) {
             switch buffer {
@@ -110,6 +120,7 @@ package struct ActivationTable: Sendable {
             case .gateUp: return (layerSlots, N * 2 * F)
             case .act: return (layerSlots, N * F)
             case .routerLogits, .routerHidden, .routerProbabilities: return (layerSlots, sparse.isEmpty ? 0 : N * E)
+            case .routerSecondProbabilities: return (layerSlots, sparseMixerDefined ? N * E : 0)
             case .selected, .routeWeights, .expertRows, .expertWeights: return (layerSlots, routedRows)
             case .expertOffsets: return (layerSlots, sparse.isEmpty ? 0 : E + 1)
             case .expertInputs, .expertOutputs: return (layerSlots, routedRows * D)

@@ -73,14 +73,19 @@ public struct Decoder: Sendable {
     /// Training forward: every sequence starts at position 0, attention reads keys and values straight from the
     /// fused projection (no KV cache is written), and every layer's activations stay in `workspace` for a backward
     /// pass. No logits are computed (the fused LM head + cross-entropy of the backward does that).
-    /// - Throws: as `forward`, and `RuntimeError.unsupported` when `workspace` does not keep activations.
-    public func trainingForward(_ sequences: [[Int32]], parameters: UnsafePointer<Float>, workspace ws: Workspace) throws {
+    /// `estimator` picks the MoE layers' routing (`.sparseMixer` samples its experts; see `RouterEstimator`).
+    /// - Throws: as `forward`, `RuntimeError.unsupported` when `workspace` does not keep activations, and
+    ///   `RuntimeError.unsupportedRouterEstimator` when `estimator` is not defined for this model.
+    public func trainingForward(
+        _ sequences: [[Int32]], parameters: UnsafePointer<Float>, workspace ws: Workspace, estimator: RouterEstimator = .topK
+    ) throws {
+        try estimator.check(config)
         guard ws.keepActivations else {
             throw RuntimeError.unsupported("a training forward needs a workspace that keeps activations")
         }
         let N = try checkTokens(sequences)
         try checkFits(ws, rows: N, context: sequences.map(\.count).max() ?? 0)
-        _ = run(sequences.map { ($0, 0) }, keyValues: .projection, logits: .none, w: parameters, ws: ws)
+        _ = run(sequences.map { ($0, 0) }, keyValues: .projection, logits: .none, w: parameters, ws: ws, estimator: estimator)
     }
 
     func checkFits(_ ws: Workspace, rows N: Int, context: Int) throws {
@@ -92,10 +97,11 @@ public struct Decoder: Sendable {
     // MARK: - The forward pass
 
     /// The layers over `segments` (tokens and first position of each sequence), back to back in the rows of `ws`.
-    /// Returns the number of logit rows computed.
+    /// Returns the number of logit rows computed. `estimator` routes the MoE layers of a training forward (inference
+    /// passes keep `.topK`).
     func run(
         _ segments: [(tokens: [Int32], start: Int)], keyValues: KeyValueSource, logits mode: LanguageModel.LogitRows,
-        w: UnsafePointer<Float>, ws: Workspace
+        w: UnsafePointer<Float>, ws: Workspace, estimator: RouterEstimator = .topK
     ) -> Int {
         let c = config
         let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim
@@ -170,7 +176,7 @@ public struct Decoder: Sendable {
             let h2 = ws.norm2(l)
             rmsnormForward(out: h2, reciprocalRMS: ws.rrms2(l), x: mid, weight: w + p.postAttentionNorm.offset, rows: N, width: D, eps: c.rmsNormEps)
             if next != mid { next.update(from: mid, count: N * D) }
-            ffnForward(layer: l, out: next, x: h2, rows: N, w: w, ws: ws)
+            ffnForward(layer: l, out: next, x: h2, rows: N, w: w, ws: ws, estimator: estimator)
         }
 
         // Final norm and LM head over the requested rows.
@@ -200,7 +206,10 @@ public struct Decoder: Sendable {
 
     /// Layer `l`'s FFN (dense SwiGLU, or router + experts) on x [N, D], accumulated into `out`; its activations stay
     /// in the layer's slot of `ws`.
-    func ffnForward(layer l: Int, out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows N: Int, w: UnsafePointer<Float>, ws: Workspace) {
+    func ffnForward(
+        layer l: Int, out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows N: Int, w: UnsafePointer<Float>, ws: Workspace,
+        estimator: RouterEstimator = .topK
+    ) {
         let D = config.hiddenSize
         switch layout.layers[l].ffn {
         case .dense(let f):
@@ -208,9 +217,15 @@ public struct Decoder: Sendable {
         case .moe(let m):
             let moe = config.moe!
             let a = ws.moe(l)
-            routerForward(
-                a, x: x, rows: N, width: D, experts: moe.expertCount, perToken: moe.expertsPerToken, p: m, parameters: w,
-                routing: moe.routing, scale: moe.scoreScaleFactors[l])
+            switch estimator {
+            case .topK:
+                routerForward(
+                    a, x: x, rows: N, width: D, experts: moe.expertCount, perToken: moe.expertsPerToken, p: m, parameters: w,
+                    routing: moe.routing, scale: moe.scoreScaleFactors[l])
+            case .sparseMixer(let options):
+                sparseMixerForward(
+                    a, x: x, rows: N, width: D, experts: moe.expertCount, p: m, parameters: w, options: options, layer: l)
+            }
             expertsForward(a, out: out, x: x, rows: N, width: D, perToken: moe.expertsPerToken, p: m, parameters: w)
         }
     }

@@ -16,6 +16,9 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
     case emptyInput(String)
     /// A model feature an operation does not handle (e.g. a training forward on an inference workspace).
     case unsupported(String)
+    /// A router estimator (`RouterEstimator`) used with a model or options it is not defined for: the message names
+    /// the model's routing and what the estimator requires.
+    case unsupportedRouterEstimator(String)
 
     public var description: String {
         switch self {
@@ -31,6 +34,7 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
             return "\(needed) tokens do not fit the context of \(capacity) tokens"
         case .emptyInput(let what): return "empty input: \(what)"
         case .unsupported(let what): return what
+        case .unsupportedRouterEstimator(let what): return what
         }
     }
 }

@@ -82,10 +82,11 @@ public final class Workspace {
     func queryKeyRRMS(_ l: Int) -> UnsafeMutablePointer<Float> { self[.queryKeyRRMS, slot: l] }
 
     /// Layer `l`'s router outputs and expert dispatch.
-    func moe(_ l: Int) -> MoEActivations {
+    package func moe(_ l: Int) -> MoEActivations {
         MoEActivations(
             routerLogits: self[.routerLogits, slot: l], routerHidden: self[.routerHidden, slot: l],
-            probabilities: self[.routerProbabilities, slot: l], selected: self[integers: .selected, slot: l],
+            probabilities: self[.routerProbabilities, slot: l],
+            secondProbabilities: self[.routerSecondProbabilities, slot: l], selected: self[integers: .selected, slot: l],
             weights: self[.routeWeights, slot: l], rows: self[integers: .expertRows, slot: l],
             rowWeights: self[.expertWeights, slot: l], offsets: self[integers: .expertOffsets, slot: l],
             cursor: self[integers: .expertCursor], expertWidth: table.expertWidth, inputs: self[.expertInputs, slot: l],

@@ -43,6 +43,9 @@ public final class Trainer {
             throw TrainingError.unsupported(
                 "--train \(options.train): \(model.path) is a dense model (no routers or experts); use --train all")
         }
+        do { try options.estimator(pass: 0).check(config) } catch {
+            throw TrainingError.unsupported("--router-estimator \(options.routerEstimator.rawValue) on \(model.path): \(error)")
+        }
         let window = source.sequenceLength + 1
         guard window <= config.maxPositionEmbeddings else {
             throw TrainingError.unsupported(
@@ -141,7 +144,7 @@ public final class Trainer {
             var sums = (total: 0.0, ce: 0.0, lb: 0.0, z: 0.0, distill: 0.0), balanced = 0.0
             var routing: [[LayerRouting]] = []
             var stepTokens = 0
-            for _ in 0..<options.accum {
+            for micro in 0..<options.accum {
                 let batch = source.next(rows: options.batch)
                 let sequences = (0..<batch.size).map { Array(batch.tokens[($0 * (batch.sequenceLength + 1))..<(($0 + 1) * (batch.sequenceLength + 1))]) }
                 let distillation = try teacherLogits(sequences).map {
@@ -149,7 +152,8 @@ public final class Trainer {
                 }
                 let breakdown = try model.decoder.lossAndGradients(
                     sequences, parameters: model.parameters, gradients: gradients, routerLosses: options.routerLosses,
-                    distillation: distillation, trainable: options.train, workspace: workspace)
+                    distillation: distillation, estimator: options.estimator(pass: step * options.accum + micro),
+                    trainable: options.train, workspace: workspace)
                 sums.total += Double(breakdown.total)
                 sums.ce += Double(breakdown.crossEntropy)
                 sums.lb += Double(breakdown.loadBalancing)

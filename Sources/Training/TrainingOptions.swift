@@ -43,6 +43,9 @@ public struct TrainingOptions: Sendable, Equatable {
     public var lbCoef: Float = 0.01
     public var lbStyle = RouterLossOptions.LoadBalancingStyle.hf
     public var zCoef: Float = 0.001
+    /// How MoE layers route in training: plain top-k, or SparseMixer-v2 (GRIN) with jitter ε.
+    public var routerEstimator = RouterEstimatorKind.topk
+    public var jitterEps: Float = 0.01
     /// Learning-rate multiplier of router tensors.
     public var routerLRScale: Float = 1
     /// Parameter groups that train.
@@ -68,6 +71,19 @@ public struct TrainingOptions: Sendable, Equatable {
         case adamw, sgd
     }
 
+    public enum RouterEstimatorKind: String, Sendable, CaseIterable {
+        case topk, sparsemixer
+    }
+
+    /// The estimator of micro-batch `pass` (0-based over the run: step · accum + micro-batch), so SparseMixer's
+    /// draws depend only on the seed and the pass and a resumed run draws the same samples.
+    public func estimator(pass: Int) -> RouterEstimator {
+        switch routerEstimator {
+        case .topk: return .topK
+        case .sparsemixer: return .sparseMixer(SparseMixerOptions(jitterEpsilon: jitterEps, seed: seed, pass: UInt64(pass)))
+        }
+    }
+
     public init(model: String, out: String) {
         self.model = model
         self.out = out
@@ -87,6 +103,7 @@ public struct TrainingOptions: Sendable, Equatable {
             ("weight-decay", .number(Self.decimal(weightDecay))), ("decay-all", .bool(decayAll)),
             ("beta1", .number(Self.decimal(beta1))), ("beta2", .number(Self.decimal(beta2))), ("epsilon", .number(Self.decimal(epsilon))),
             ("lb-coef", .number(Self.decimal(lbCoef))), ("lb-style", .string(lbStyle.rawValue)), ("z-coef", .number(Self.decimal(zCoef))),
+            ("router-estimator", .string(routerEstimator.rawValue)), ("jitter-eps", .number(Self.decimal(jitterEps))),
             ("router-lr-scale", .number(Self.decimal(routerLRScale))), ("train", .string(train.description)),
             ("distill-coef", .number(Self.decimal(distillCoef))), ("distill-temperature", .number(Self.decimal(distillTemperature))),
             ("seed", .integer(Int64(bitPattern: seed))), ("eval-every", .integer(Int64(evalEvery))),
@@ -159,6 +176,8 @@ public struct TrainingOptions: Sendable, Equatable {
         if let v = try float("lb-coef", minimum: 0) { lbCoef = v }
         if let v = try choice("lb-style", RouterLossOptions.LoadBalancingStyle.init(rawValue:), RouterLossOptions.LoadBalancingStyle.allCases.map(\.rawValue)) { lbStyle = v }
         if let v = try float("z-coef", minimum: 0) { zCoef = v }
+        if let v = try choice("router-estimator", RouterEstimatorKind.init(rawValue:), RouterEstimatorKind.allCases.map(\.rawValue)) { routerEstimator = v }
+        if let v = try float("jitter-eps", minimum: 0) { jitterEps = v }
         if let v = try float("router-lr-scale", minimum: 0) { routerLRScale = v }
         if let v = try choice("train", TrainableParameters.init(spelling:), ["all", "router", "experts", "non-expert", "groups joined by + (router+experts)"]) { train = v }
         teacher = try string("teacher")

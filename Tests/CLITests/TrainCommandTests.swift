@@ -93,13 +93,13 @@ struct TrainCommandTests {
         #expect(first < startLoss - 0.2, "reloaded \(first) vs start \(startLoss)")
     }
 
-    @Test("SIGKILL at random moments (also mid-checkpoint), then --resume: the final weights and every step's loss equal an uninterrupted run's")
+    @Test("SIGKILL at random moments (also mid-checkpoint), then --resume: the final weights and every step's loss equal an uninterrupted run's (SparseMixer's draws included)")
     func resumeAfterKillIsExact() throws {
         let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
         let (model, batches) = try Self.fixture(tmp, rows: 13)
         let arguments = ["--model", model, "--batch-file", batches, "--steps", "120", "--batch", "3", "--lr", "0.005",
-            "--save-every", "3", "--keep", "2", "--eval-every", "25", "--threads", "2"] + Self.recipes
+            "--save-every", "3", "--keep", "2", "--eval-every", "25", "--threads", "2", "--router-estimator", "sparsemixer"] + Self.recipes
         let reference = try TestModels.run(moekit, ["train", "--out", tmp.file("reference")] + arguments)
         #expect(reference.status == 0, "\(reference.output)")
 
@@ -208,6 +208,7 @@ struct TrainCommandTests {
             (["--model", tmp.file("dense"), "--batch-file", batches, "--train", "router"], ["dense model", "--train all"]),
             (["--model", model, "--batch-file", batches, "--teacher", tmp.file("dense")], ["vocabulary"]),
             (["--model", model, "--batch-file", batches, "--train", "routers"], ["train"]),
+            (["--model", tmp.file("dense"), "--batch-file", batches, "--router-estimator", "sparsemixer"], ["--router-estimator sparsemixer"]),
             (["--model", model], ["data", "batch-file"]),
             (["--model", model, "--batch-file", batches, "--data", tmp.file("nodata")], ["exactly one of data and batch-file"]),
             (["--model", model, "--batch-file", batches, "--lr", "-1"], ["/lr"]),

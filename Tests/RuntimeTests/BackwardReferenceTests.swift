@@ -16,11 +16,16 @@ struct ReferenceLlama {
         let layer: Int, row: Int, neuron: Int, delta: Double
     }
 
-    /// The loss of `sequences` under `parameters` (a flat buffer in `layout`).
+    /// Replaces an MoE layer's routing: from (layer, row of the batch, router logits z) to the selected experts and
+    /// their weights (SparseMixer's tests route with fixed samples through it).
+    typealias Router = (_ layer: Int, _ row: Int, _ z: [Double]) -> (selected: [Int], weights: [Double])
+
+    /// The loss of `sequences` under `parameters` (a flat buffer in `layout`); `router`, when given, routes every MoE
+    /// layer instead of the model's top-K.
     func loss(
         _ p: [Double], _ sequences: [[Int32]], reduction: LossReduction = .tokenMean, nudge: ActivationNudge? = nil,
         routerLosses: RouterLossOptions = RouterLossOptions(),
-        teacher: (logits: [Double], coefficient: Double, temperature: Double)? = nil
+        teacher: (logits: [Double], coefficient: Double, temperature: Double)? = nil, router: Router? = nil
     ) -> Double {
         let c = config
         let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim
@@ -72,11 +77,12 @@ struct ReferenceLlama {
         let E = c.moe?.expertCount ?? 0
         var counts = [Int: [Double]](), probabilitySums = [Int: [Double]](), squaredLSE = [Int: Double]()
         var importance = [Int: [Double]]()
-        func moeFFN(_ h: [Double], _ m: MoEParameters, layer l: Int, counted: Bool) -> [Double] {
+        func moeFFN(_ h: [Double], _ m: MoEParameters, layer l: Int, row: Int, counted: Bool) -> [Double] {
             let moe = c.moe!, K = moe.expertsPerToken
             let z = m.router2.map { linear(linear(h, m.router, nil).map { tanh($0) }, $0, nil) } ?? linear(h, m.router, nil)
-            var selected: [Int] = []
-            for _ in 0..<K {
+            let routed = router?(l, row, z)
+            var selected: [Int] = routed?.selected ?? []
+            for _ in 0..<(routed == nil ? K : 0) {
                 var best = -1
                 for e in z.indices where !selected.contains(e) && (best < 0 || z[e] > z[best]) { best = e }
                 selected.append(best)
@@ -92,8 +98,9 @@ struct ReferenceLlama {
                 let top = v.max()!, ex = v.map { exp($0 - top) }, sum = ex.reduce(0, +)
                 return ex.map { $0 / sum }
             }
-            var weights: [Double]
-            switch moe.routing {
+            var weights: [Double] = routed?.weights ?? []
+            switch routed == nil ? moe.routing : nil {
+            case nil: break
             case .softmaxThenTopK(let renormalize):
                 let p = softmax(z)
                 weights = selected.map { p[$0] }
@@ -103,7 +110,7 @@ struct ReferenceLlama {
                 for (k, e) in selected.enumerated() where counted { importance[l, default: [Double](repeating: 0, count: E)][e] += q[k] }
                 weights = multiplyScores ? q.map { $0 * Double(moe.scoreScaleFactors[l]) } : q.map { _ in 1 }
             }
-            if case .softmaxThenTopK = moe.routing, counted {
+            if case .softmaxThenTopK = moe.routing, counted, routed == nil {
                 for (k, e) in selected.enumerated() { importance[l, default: [Double](repeating: 0, count: E)][e] += weights[k] }
             }
             var y = [Double](repeating: 0, count: D)
@@ -159,7 +166,7 @@ struct ReferenceLlama {
                         if let nudge, nudge.layer == l, nudge.row == rowBase + t { a[nudge.neuron] += nudge.delta }
                         y = linear(a, f.down, nil)
                     case .moe(let m):
-                        y = moeFFN(h, m, layer: l, counted: t + 1 < T)
+                        y = moeFFN(h, m, layer: l, row: rowBase + t, counted: t + 1 < T)
                     }
                     for i in 0..<D { xs[t][i] += y[i] }
                 }

@@ -11,7 +11,7 @@ public final class BackwardWorkspace {
     /// Longest sequence.
     public let context: Int
     /// Forward activations, one slot per layer.
-    let forward: Workspace
+    package let forward: Workspace
     private var buffers: [UnsafeMutablePointer<Float>] = []
 
     let dResidual: UnsafeMutablePointer<Float>      // [N, D], gradient of the residual stream being walked back

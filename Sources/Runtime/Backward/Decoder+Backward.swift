@@ -41,15 +41,18 @@ extension LanguageModel {
     ///     it for gradient accumulation); an empty array is replaced by zeros first.
     ///   - reduction: how position losses are averaged.
     ///   - workspace: scratch for at least Σ T rows and max T context; nil allocates one for this call.
+    ///   - estimator: how the MoE layers route and differentiate their routing (`RouterEstimator`; default `.topK`).
     ///   - activationGradients: called once per dense layer (last layer first) with a and ∂L/∂a of its FFN.
     /// - Returns: the loss.
     /// - Throws: `.emptyInput` for no sequence or one shorter
     ///   than 2 tokens, `.tokenOutOfRange`, `.contextOverflow` when `workspace` is too small, `.shapeMismatch` for a
-    ///   gradient buffer of the wrong size.
+    ///   gradient buffer of the wrong size, `.unsupportedRouterEstimator` for an estimator this model does not support.
     public func lossAndGradients(
         _ sequences: [[Int32]], gradients: inout [Float], reduction: LossReduction = .tokenMean,
-        workspace: BackwardWorkspace? = nil, activationGradients: ((FFNActivationGradient) -> Void)? = nil
+        workspace: BackwardWorkspace? = nil, estimator: RouterEstimator = .topK,
+        activationGradients: ((FFNActivationGradient) -> Void)? = nil
     ) throws -> Float {
+        try estimator.check(config)
         let count = parameters.layout.count
         if gradients.isEmpty { gradients = [Float](repeating: 0, count: count) }
         guard gradients.count == count else {
@@ -59,7 +62,7 @@ extension LanguageModel {
             try parameters.values.withUnsafeBufferPointer { w in
                 try decoder.backwardPass(
                     sequences, reduction: reduction, parameters: w.baseAddress!, gradients: g.baseAddress!,
-                    workspace: workspace, activationGradients: activationGradients
+                    workspace: workspace, activationGradients: activationGradients, estimator: estimator
                 ).crossEntropy
             }
         }
@@ -86,14 +89,18 @@ extension Decoder {
     /// The training loss of `sequences` (next-token cross-entropy plus the auxiliary router losses of `routerLosses`)
     /// and its gradient, added to `gradients`: the training step's pass. `parameters` and `gradients` are
     /// caller-owned buffers of this decoder's layout; the optimizer updates them in place between calls. Same
-    /// conditions and errors as `LanguageModel.lossAndGradients`.
+    /// conditions and errors as `LanguageModel.lossAndGradients`. `estimator` picks how the MoE layers route and
+    /// differentiate their routing (`RouterEstimator`): `.sparseMixer` throws `RuntimeError.unsupportedRouterEstimator`
+    /// before any work for a model it is not defined for.
     /// - Parameter trainable: the groups whose weight gradients are computed; the others' entries of `gradients`
     ///   are left as they are (no weight-gradient work is done for them).
     public func lossAndGradients(
         _ sequences: [[Int32]], parameters: ParameterBuffer, gradients: ParameterBuffer,
         reduction: LossReduction = .tokenMean, routerLosses: RouterLossOptions = RouterLossOptions(),
-        distillation: DistillationOptions? = nil, trainable: TrainableParameters = .all, workspace: BackwardWorkspace
+        distillation: DistillationOptions? = nil, estimator: RouterEstimator = .topK, trainable: TrainableParameters = .all,
+        workspace: BackwardWorkspace
     ) throws -> LossBreakdown {
+        try estimator.check(config)
         guard parameters.count == layout.count, gradients.count == layout.count else {
             throw RuntimeError.shapeMismatch(tensor: "parameter buffer", expected: [layout.count], found: [parameters.count, gradients.count])
         }
@@ -101,7 +108,7 @@ extension Decoder {
         return try backwardPass(
             sequences, reduction: reduction, parameters: parameters.pointer, gradients: gradients.pointer,
             workspace: workspace, activationGradients: nil, routerLosses: routerLosses, distillation: distillation,
-            trainable: trainable)
+            estimator: estimator, trainable: trainable)
     }
 
 
@@ -111,8 +118,9 @@ extension Decoder {
         gradients g: UnsafeMutablePointer<Float>?,
         workspace: BackwardWorkspace?, activationGradients observe: ((FFNActivationGradient) -> Void)?,
         routerLosses: RouterLossOptions = RouterLossOptions(), distillation: DistillationOptions? = nil,
-        trainable: TrainableParameters = .all
+        estimator: RouterEstimator = .topK, trainable: TrainableParameters = .all
     ) throws -> LossBreakdown {
+        try estimator.check(config)
         guard !sequences.isEmpty else { throw RuntimeError.emptyInput("backward: no sequences") }
         for s in sequences where s.count < 2 {
             throw RuntimeError.emptyInput("backward: a sequence of \(s.count) token(s) predicts nothing (2 needed)")
@@ -128,7 +136,7 @@ extension Decoder {
         } else {
             bw = BackwardWorkspace(config: config, rows: N, context: longest)
         }
-        try trainingForward(sequences, parameters: w, workspace: bw.forward)
+        try trainingForward(sequences, parameters: w, workspace: bw.forward, estimator: estimator)
 
         // Targets and loss weights: position t of a sequence predicts token t + 1; its last position predicts nothing.
         let predicted = N - sequences.count
@@ -191,7 +199,8 @@ extension Decoder {
             }
             return Float(walkBack(
                 sequences.map(\.count), rows: N, w: w, g: g, trainable: trainable, bw: bw, observe: observe,
-                routerLosses: routerLosses, statistics: statistics, distillation: target, distillationLoss: &distillationLoss))
+                routerLosses: routerLosses, statistics: statistics, distillation: target, distillationLoss: &distillationLoss,
+                estimator: estimator))
         }
         let moe = config.moe
         let aux = routerLosses.values(statistics, experts: moe?.expertCount ?? 0, perToken: moe?.expertsPerToken ?? 0)
@@ -213,7 +222,7 @@ extension Decoder {
         _ lengths: [Int], rows N: Int, w: UnsafePointer<Float>, g: UnsafeMutablePointer<Float>?,
         trainable: TrainableParameters, bw: BackwardWorkspace,
         observe: ((FFNActivationGradient) -> Void)?, routerLosses: RouterLossOptions, statistics: RouterStatistics,
-        distillation: DistillationTarget?, distillationLoss: UnsafeMutablePointer<Double>
+        distillation: DistillationTarget?, distillationLoss: UnsafeMutablePointer<Double>, estimator: RouterEstimator
     ) -> Double {
         let c = config, ws = bw.forward
         let D = c.hiddenSize, H = c.headCount, Hkv = c.kvHeadCount, hd = c.headDim
@@ -280,20 +289,27 @@ extension Decoder {
                         statistics, layer: index, selected: a.selected, dWeights: bw.moe.dWeights, rows: N,
                         rowWeights: bw.rowWeights, perToken: moe.expertsPerToken, weightScale: weightScale)
                 }
-                routerBackward(
-                    a, dWeights: bw.moe.dWeights, dLogits: bw.moe.dLogits, dHidden: bw.moe.dHidden, dX: bw.dNorm, x: x, rows: N,
-                    width: D, experts: moe.expertCount, perToken: moe.expertsPerToken, p: m, parameters: w, gradients: gRouter,
-                    routing: moe.routing, scale: moe.scoreScaleFactors[l],
-                    addLogitGradients: auxIndex.map { index in
-                        { dz in
-                            routerSoftmax(
-                                logits: a.routerLogits, probabilities: bw.moe.auxProbabilities, logSumExp: bw.moe.logSumExp,
-                                rows: N, experts: moe.expertCount)
-                            routerLosses.addLogitGradients(
-                                statistics, layer: index, probabilities: bw.moe.auxProbabilities, logSumExp: bw.moe.logSumExp,
-                                dLogits: dz, rows: N, rowWeights: bw.rowWeights, experts: moe.expertCount, perToken: moe.expertsPerToken)
-                        }
-                    })
+                let addLogitGradients = auxIndex.map { index in
+                    { (dz: UnsafeMutablePointer<Float>) in
+                        routerSoftmax(
+                            logits: a.routerLogits, probabilities: bw.moe.auxProbabilities, logSumExp: bw.moe.logSumExp,
+                            rows: N, experts: moe.expertCount)
+                        routerLosses.addLogitGradients(
+                            statistics, layer: index, probabilities: bw.moe.auxProbabilities, logSumExp: bw.moe.logSumExp,
+                            dLogits: dz, rows: N, rowWeights: bw.rowWeights, experts: moe.expertCount, perToken: moe.expertsPerToken)
+                    }
+                }
+                switch estimator {
+                case .topK:
+                    routerBackward(
+                        a, dWeights: bw.moe.dWeights, dLogits: bw.moe.dLogits, dHidden: bw.moe.dHidden, dX: bw.dNorm, x: x,
+                        rows: N, width: D, experts: moe.expertCount, perToken: moe.expertsPerToken, p: m, parameters: w,
+                        gradients: gRouter, routing: moe.routing, scale: moe.scoreScaleFactors[l], addLogitGradients: addLogitGradients)
+                case .sparseMixer:
+                    sparseMixerBackward(
+                        a, dWeights: bw.moe.dWeights, dLogits: bw.moe.dLogits, dX: bw.dNorm, x: x, rows: N, width: D,
+                        experts: moe.expertCount, p: m, parameters: w, gradients: gRouter, addLogitGradients: addLogitGradients)
+                }
             }
             rmsnormBackward(
                 dX: dRes, dWeight: grad(p.postAttentionNorm), dOut: bw.dNorm, x: ws.residual(2 * l + 1),

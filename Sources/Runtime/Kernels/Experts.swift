@@ -11,6 +11,8 @@ package struct MoEActivations {
     package let routerLogits: UnsafeMutablePointer<Float>
     package let routerHidden: UnsafeMutablePointer<Float>
     package let probabilities: UnsafeMutablePointer<Float>
+    /// SparseMixer-v2's second-step masked softmax π' [N, E] (empty unless the table reserves it).
+    package let secondProbabilities: UnsafeMutablePointer<Float>
     package let selected: UnsafeMutablePointer<Int32>
     package let weights: UnsafeMutablePointer<Float>
     /// Dispatch: token row of each grouped slot [N·K], its routing weight [N·K], group boundaries [E + 1]

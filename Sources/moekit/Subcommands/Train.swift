@@ -45,6 +45,8 @@ extension MoekitCommand {
         @Option(parsing: .unconditional, help: "Load-balancing loss coefficient α (default 0.01).") var lbCoef: Double?
         @Option(help: "hf | megablocks | llama-moe (default hf).") var lbStyle: String?
         @Option(parsing: .unconditional, help: "Router z-loss coefficient β (default 0.001).") var zCoef: Double?
+        @Option(help: "topk | sparsemixer (SparseMixer-v2, top-2 softmax routers only; default topk).") var routerEstimator: String?
+        @Option(parsing: .unconditional, help: "SparseMixer's jitter ε (default 0.01).") var jitterEps: Double?
         @Option(parsing: .unconditional, help: "Learning-rate multiplier of the routers (default 1).") var routerLrScale: Double?
         @Option(help: "Groups that train: all | router | experts | non-expert, or joined by + (default all).") var train: String?
         @Option(help: "Dense parent to distil from (forward only).") var teacher: String?
@@ -79,6 +81,7 @@ extension MoekitCommand {
             add("warmup", warmup); add("schedule", schedule); add("optimizer", optimizer); add("clip", clip)
             add("weight-decay", weightDecay); add("beta1", beta1); add("beta2", beta2); add("epsilon", epsilon)
             add("lb-coef", lbCoef); add("lb-style", lbStyle); add("z-coef", zCoef); add("router-lr-scale", routerLrScale)
+            add("router-estimator", routerEstimator); add("jitter-eps", jitterEps)
             add("train", train); add("teacher", teacher); add("distill-coef", distillCoef)
             add("distill-temperature", distillTemperature); add("seed", seed); add("eval-every", evalEvery)
             add("eval-batches", evalBatches); add("save-every", saveEvery); add("keep", keep); add("mixture", mixture)
