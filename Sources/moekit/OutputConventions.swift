@@ -38,6 +38,20 @@ enum OutputConventions {
         return implied
     }
 
+    /// `format(output:explicit:option:)`, but when the explicit format contradicts the extension the output-safety
+    /// checks (`OutputChecks`, for the format asked for) run first, so that an output that is or lies inside an input
+    /// is reported as such rather than as a naming problem.
+    static func checkedFormat(output: String, explicit: String?, option: String, inputs: [String], force: Bool) throws -> Kind {
+        do {
+            return try format(output: output, explicit: explicit, option: option)
+        } catch let contradiction as ValidationError {
+            if let explicit, let asked = Kind(rawValue: explicit.lowercased()) {
+                try OutputChecks.check(output: output, inputs: inputs, force: force, directoryOutput: asked == .safetensors)
+            }
+            throw contradiction
+        }
+    }
+
     /// Float dtype spellings: moekit's and llama.cpp's (f32, f16, bf16) and PyTorch's (float32, float16, bfloat16;
     /// fp32, fp16 and half too), any case.
     static func floatType(_ text: String) -> DType? {

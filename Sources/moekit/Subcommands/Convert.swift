@@ -46,7 +46,7 @@ extension MoekitCommand {
 
         func run() throws {
             try reportingErrors {
-                let target = try OutputConventions.format(output: output, explicit: to, option: "--to")
+                let target = try OutputConventions.checkedFormat(output: output, explicit: to, option: "--to", inputs: [input], force: force)
                 let shardSize = try OutputConventions.shardSize(maxShardSize)
                 var floatType: DType?
                 var ggufType: GGMLType?

@@ -54,7 +54,14 @@ struct MoEConversion {
             throw ValidationError("missing OUTPUT: give it on the command line or as \"output\" in the plan")
         }
         if let name = plan.dtype { _ = try OutputConventions.parseFloat(name) }
-        let format = try format()
+        let inputs = [input] + [planFile, plan.calibration?.file].compactMap { $0 }
+        let format: MoEModelWriter.Format
+        if !dryRun, let output = plan.output {
+            let kind = try OutputConventions.checkedFormat(output: output, explicit: plan.format, option: "--format", inputs: inputs, force: force)
+            format = kind == .gguf ? .gguf : .safetensors
+        } else {
+            format = try self.format()
+        }
         if !dryRun, let output = plan.output {
             try OutputChecks.check(
                 output: output, inputs: [input] + [planFile, plan.calibration?.file].compactMap { $0 }, force: force,
