@@ -42,7 +42,10 @@ struct PlanDecoder {
         func int(_ key: String) throws(PlanError) -> Int? {
             guard let value = object[key] else { return nil }
             guard let integer = value.intValue else {
-                throw invalid("/" + key, "an integer in 0…\(Int.max) (the schema's minimum applies too)", value)
+                let found = value.doubleValue.map { $0.isFinite ? "\($0), beyond the integer range" : "a number beyond the floating-point range" }
+                throw PlanError.invalidField(
+                    path: path, field: "/" + key, expected: "an integer in 0…\(Int.max) (the schema's minimum applies too)",
+                    found: found ?? JSONWriter.serialize(value))
             }
             return Int(integer)
         }
