@@ -9,8 +9,16 @@ import TensorCore
 public enum DenseMerge {
     /// Writes the dense HF directory `output` as a whole (`HuggingFaceDirectoryWriter`): weights, config.json, and the
     /// tokenizer and generation files of the MoE model (copied from an HF directory, produced from a GGUF vocabulary).
-    /// - Parameter replaceExisting: replace an existing output (`--force`); otherwise it is refused.
-    public static func write(moePath: String, output: String, recipesDirectory: String? = nil, replaceExisting: Bool = false) throws {
+    /// Tensors that exist only for routing (the recipe's `router`/`router2` entries and the tensors it synthesizes
+    /// for the MoE layout, such as LLaMA-MoE's `gate_network.2` and `weight_noise`) are not written.
+    /// - Parameters:
+    ///   - dtype: output type (F32, F16 or BF16); nil keeps the dense model's `torch_dtype` recorded in the manifest.
+    ///   - maxShardSize: largest safetensors shard in bytes.
+    ///   - replaceExisting: replace an existing output (`--force`); otherwise it is refused.
+    public static func write(
+        moePath: String, output: String, recipesDirectory: String? = nil, dtype requested: DType? = nil,
+        maxShardSize: Int = 5_000_000_000, replaceExisting: Bool = false
+    ) throws {
         let destination = HuggingFaceDirectoryWriter(destination: output, replaceExisting: replaceExisting)
         try destination.checkDestination()
         guard let manifest = try Manifest.read(modelPath: moePath) else {
@@ -25,6 +33,10 @@ public enum DenseMerge {
         let recipe = try library.recipe(hfConfig: source.config)
         guard recipe.expertCountField != nil else { throw MoEWriterError.notASplit(path: moePath, reason: "not an MoE layout") }
         let routerMapping = recipe.tensor(role: .router)
+        let routingOnly = recipe.tensors.filter { mapping in
+            mapping.perLayer && !mapping.perExpert
+                && (mapping.moeRole == .router || mapping.moeRole == .router2 || (mapping.role == nil && mapping.synthesize != nil))
+        }.flatMap { [$0.hf] + $0.hfAlternatives }.map { NamePattern($0) }
         let expertMappings: [String: ArchitectureRecipe.TensorMapping] = [
             "gate": recipe.tensor(role: .expertGate), "up": recipe.tensor(role: .expertUp), "down": recipe.tensor(role: .expertDown),
         ].compactMapValues { $0 }
@@ -40,7 +52,7 @@ public enum DenseMerge {
             scales.append(Float(layer["score_scale"]?.doubleValue ?? 1))
         }
         let intermediate = assignments.first?.reduce(0) { $0 + $1.count } ?? 0
-        let dtype: DType = {
+        let dtype: DType = requested ?? {
             switch denseConfig["torch_dtype"]?.stringValue ?? source.config["torch_dtype"]?.stringValue {
             case "float16": return .f16
             case "bfloat16": return .bf16
@@ -81,6 +93,7 @@ public enum DenseMerge {
                 }
                 continue
             }
+            if routingOnly.contains(where: { $0.match(name) != nil }) { continue }
             if expertMappings.values.contains(where: { m in (0..<layers.count).contains { l in (0..<experts).contains { m.hfName(layer: l, expert: $0) == name } } }) {
                 continue
             }
@@ -94,7 +107,14 @@ public enum DenseMerge {
                 source.tokenizer, preTokenizers: preTokenizers, path: moePath,
                 maxLength: denseConfig["max_position_embeddings"]?.intValue.map(Int.init))
         try destination.write(
-            tensors: outputs, maxShardSize: 5_000_000_000,
-            files: [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: denseConfig)] + sideFiles)
+            tensors: outputs, maxShardSize: maxShardSize,
+            files: [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: configJSON(denseConfig, dtype: dtype))] + sideFiles)
+    }
+
+    /// The dense config with `torch_dtype` naming the written type.
+    static func configJSON(_ config: JSONValue, dtype: DType) -> JSONValue {
+        guard var object = config.objectValue else { return config }
+        object["torch_dtype"] = .string(SourceFloatType.torchName(dtype))
+        return .object(object)
     }
 }

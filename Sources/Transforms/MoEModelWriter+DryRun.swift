@@ -95,7 +95,7 @@ extension MoEModelWriter {
         return .object(JSONObject([
             ("flops_per_token_dense", .integer(Int64(flopsDense))), ("flops_per_token_moe", .integer(Int64(flopsMoE))),
             ("bytes_by_dtype", .object(bytesByType)), ("working_memory_bytes", .integer(Int64(ram))),
-            ("shards", .integer(Int64(format == .gguf ? 1 : max(1, (outputBytes + 4_999_999_999) / 5_000_000_000)))),
+            ("shards", .integer(Int64(format == .gguf ? 1 : max(1, (outputBytes + maxShardSize - 1) / max(maxShardSize, 1))))),
             ("config_changes", configChanges()),
             ("target", .string(recipe.name)), ("format", .string(format.rawValue)), ("dtype", .string(dtype.rawValue)),
             ("routing", .string(recipe.moe?.routing.rawValue ?? "")),

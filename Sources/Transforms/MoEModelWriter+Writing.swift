@@ -50,7 +50,7 @@ extension MoEModelWriter {
             let tensors = try hfTensors(cache: LayerCache())
             let files = [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: outputConfig())] + (try tokenizerFiles())
             try HuggingFaceDirectoryWriter(destination: output, replaceExisting: replaceExisting).write(
-                tensors: withProgress(tensors, progress), maxShardSize: 5_000_000_000,
+                tensors: withProgress(tensors, progress), maxShardSize: maxShardSize,
                 metadata: [("format", "pt"), (Manifest.safetensorsKey, pendingText)],
                 finalizeMetadata: { [("format", "pt"), (Manifest.safetensorsKey, JSONWriter.serialize(try finalManifest()))] },
                 files: files,

@@ -106,6 +106,9 @@ public final class MoEModelWriter {
             manifestFields: manifestFields, deferValidation: deferValidation)
     }
 
+    /// Largest safetensors shard of HF output, in bytes (`--max-shard-size`; Hugging Face's default 5 GB).
+    public var maxShardSize = 5_000_000_000
+
     /// Partitions computed up front (split layers only).
     var partitions: [Int: NeuronPartition] = [:]
 }

@@ -1,9 +1,25 @@
 import Foundation
 import Formats
 
-/// Writes a line to standard error.
+/// Writes a line to standard error, control characters escaped (`escapingControls`).
 func printError(_ text: String) {
-    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
+    FileHandle.standardError.write((escapingControls(text) + "\n").data(using: .utf8)!)
+}
+
+/// `text` with C0/C1 control characters and DEL other than newline and tab written as `\u{1B}`, so that bytes
+/// from a corrupted file name or key cannot move the cursor, clear the screen or retitle the terminal.
+func escapingControls(_ text: String) -> String {
+    var result = ""
+    result.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+    for scalar in text.unicodeScalars {
+        let v = scalar.value
+        if (v < 0x20 && v != 0x0A && v != 0x09) || (0x7F...0x9F).contains(v) {
+            result += "\\u{" + String(v, radix: 16, uppercase: true) + "}"
+        } else {
+            result.unicodeScalars.append(scalar)
+        }
+    }
+    return result
 }
 
 /// Runs `body`, printing any error as `error: …` on stderr and exiting with status 1.

@@ -20,7 +20,7 @@ struct MoECommandTests {
         let model = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         let out = tmp.file(format == "gguf" ? "moe.gguf" : "moe")
-        let (status, output) = try TestModels.run(moekit, ["upcycle", model, out, "--experts", "4", "--top-k", "2", "--target", "mixtral", "--format", format])
+        let (status, output) = try TestModels.run(moekit, ["upcycle", model, out, "--experts", "4", "--top-k", "2", "--target", "mixtral", "--format", format, "--dtype", "f32"])
         #expect(status == 0, "\(output)")
         let report = try Self.verify(moekit, model, out)
         let maxDelta = try #require(report["max_abs_delta_logit"]?.doubleValue)
@@ -43,7 +43,7 @@ struct MoECommandTests {
         let model = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
         var (status, output) = try TestModels.run(moekit, [
-            "split", model, tmp.file("exact"), "--experts", "8", "--top-k", "8", "--rescale", "exact", "--router", "zero",
+            "split", model, tmp.file("exact"), "--experts", "8", "--top-k", "8", "--rescale", "exact", "--router", "zero", "--dtype", "f32",
         ])
         #expect(status == 0, "\(output)")
         var report = try Self.verify(moekit, model, tmp.file("exact"))
@@ -51,7 +51,7 @@ struct MoECommandTests {
         #expect(report["exact_by_construction"]?.boolValue == true)
         #expect(report["within_1e-4_relative"]?.boolValue == true)
 
-        (status, output) = try TestModels.run(moekit, ["split", model, tmp.file("random"), "--experts", "8", "--top-k", "2", "--method", "random", "--seed", "3"])
+        (status, output) = try TestModels.run(moekit, ["split", model, tmp.file("random"), "--experts", "8", "--top-k", "2", "--method", "random", "--seed", "3", "--dtype", "f32"])
         #expect(status == 0, "\(output)")
         report = try Self.verify(moekit, model, tmp.file("random"))
         for key in ["max_abs_delta_logit", "mean_abs_delta_logit", "kl_dense_moe", "perplexity_dense", "perplexity_moe"] {
@@ -77,7 +77,7 @@ struct MoECommandTests {
         let tmp = TemporaryDirectory()
         let (status, output) = try TestModels.run(moekit, [
             "split", model, tmp.file("moe"), "--experts", "8", "--top-k", "8", "--rescale", "exact", "--router", "zero",
-            "--target", "llama-moe",
+            "--target", "llama-moe", "--dtype", "f32",
         ])
         #expect(status == 0, "\(output)")
         let config = try JSONParser.parse(try PathUtilities.readBytes(tmp.file("moe/config.json")))
@@ -118,7 +118,7 @@ struct MoECommandTests {
         var perplexities: [String: Double] = [:]
         for (method, extra) in methods {
             let out = tmp.file(method)
-            let (status, output) = try TestModels.run(moekit, ["split", model, out, "--experts", "8", "--top-k", "2", "--method", method] + extra)
+            let (status, output) = try TestModels.run(moekit, ["split", model, out, "--experts", "8", "--top-k", "2", "--method", method, "--dtype", "f32"] + extra)
             #expect(status == 0, "\(method): \(output)")
             guard status == 0 else { continue }
             let report = try Self.verify(moekit, model, out)
@@ -140,7 +140,7 @@ struct MoECommandTests {
         let moekit = try CLITests.binary()
         let model = try TestModels.requireSmolLM2()
         let tmp = TemporaryDirectory()
-        var (status, output) = try TestModels.run(moekit, ["upcycle", model, tmp.file("moe"), "--experts", "2", "--top-k", "1"])
+        var (status, output) = try TestModels.run(moekit, ["upcycle", model, tmp.file("moe"), "--experts", "2", "--top-k", "1", "--dtype", "f32"])
         #expect(status == 0, "\(output)")
         // A gzip JSON Lines corpus made here with gzip(1), long enough for 64 tokens.
         let sentences = [
@@ -185,9 +185,9 @@ struct MoECommandTests {
             ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--target", "nonsense"],
             ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--shared-experts", "1"],
             ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--dense-layers", "0,29"],
-            ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--dense-layers", "0", "--target", "qwen2-moe", "--format", "gguf"],
-            ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--target", "llama-moe", "--format", "gguf"],
-            ["upcycle", model, tmp.file("o"), "--experts", "4", "--top-k", "2", "--target", "olmoe", "--format", "gguf"],  // 3 KV heads of 9
+            ["upcycle", model, tmp.file("o.gguf"), "--experts", "4", "--top-k", "2", "--dense-layers", "0", "--target", "qwen2-moe", "--format", "gguf"],
+            ["upcycle", model, tmp.file("o.gguf"), "--experts", "4", "--top-k", "2", "--target", "llama-moe", "--format", "gguf"],
+            ["upcycle", model, tmp.file("o.gguf"), "--experts", "4", "--top-k", "2", "--target", "olmoe", "--format", "gguf"],  // 3 KV heads of 9
             ["split", model, tmp.file("o"), "--experts", "8", "--top-k", "2", "--method", "gradient"],  // no --calibration
             ["split", model, tmp.file("o"), "--experts", "8", "--top-k", "2", "--rescale", "calibrated", "--calibration", tmp.file("blank.txt")],
             ["split", model, tmp.file("o"), "--experts", "8", "--top-k", "2", "--method", "coactivation", "--calibration", model],

@@ -17,6 +17,38 @@ public struct OpenedCheckpoint: @unchecked Sendable {
     }
 }
 
+/// One tensor as `CheckpointComparison` sees it: a name, a shape and its values on request.
+public struct ComparableTensor {
+    public let name: String
+    public let shape: [Int]
+    /// Decodes the values (row-major, in `shape`).
+    public let decode: () throws -> [Float]
+
+    public init(name: String, shape: [Int], decode: @escaping () throws -> [Float]) {
+        self.name = name
+        self.shape = shape
+        self.decode = decode
+    }
+
+    /// The tensors of a checkpoint under their stored names.
+    public static func stored(_ checkpoint: OpenedCheckpoint) -> [ComparableTensor] {
+        checkpoint.tensors.map { tensor in ComparableTensor(name: tensor.name, shape: tensor.shape, decode: { try tensor.floats() }) }
+    }
+
+    /// The tensors of a GGUF file under their Hugging Face names and in HF layout (Q/K rows un-permuted, stacked
+    /// experts split, shapes as HF stores them), through the recipe of its architecture; for comparing a GGUF with
+    /// an HF checkpoint. Tensors with no HF counterpart (llama.cpp's `rope_freqs`) are left out.
+    /// - Throws: `ConversionError`/`RecipeError` when the file has no architecture or the recipe does not fit it.
+    public static func huggingFaceNamed(_ gguf: GGUFFile, recipes: RecipeLibrary, preTokenizers: PreTokenizerTable) throws -> [ComparableTensor] {
+        let converter = try GGUFToHuggingFace(gguf: gguf, recipes: recipes, preTokenizers: preTokenizers)
+        let (_, dimensions) = try converter.configValues()
+        return try converter.hfNamedSources(dimensions: dimensions).map { source in
+            let transcoder = source.transcoder(to: .dense(.f32))
+            return ComparableTensor(name: source.hfName, shape: source.tensor.shape, decode: { try transcoder.floats() })
+        }
+    }
+}
+
 /// Compares the decoded values of the same-named tensors of two checkpoints.
 public struct CheckpointComparison: Sendable {
     /// Per-tensor result.
@@ -40,17 +72,22 @@ public struct CheckpointComparison: Sendable {
 
     /// Decodes each shared tensor of `first` and `second` (one pair at a time) and compares values.
     public static func compare(_ first: OpenedCheckpoint, _ second: OpenedCheckpoint) throws -> CheckpointComparison {
-        let secondByName = Dictionary(second.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let firstNames = Set(first.tensors.map(\.name))
+        try compare(ComparableTensor.stored(first), ComparableTensor.stored(second))
+    }
+
+    /// Compares two tensor lists by name (one pair decoded at a time).
+    public static func compare(_ first: [ComparableTensor], _ second: [ComparableTensor]) throws -> CheckpointComparison {
+        let secondByName = Dictionary(second.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let firstNames = Set(first.map(\.name))
         var differences: [TensorDifference] = []
-        for tensor in first.tensors {
+        for tensor in first {
             guard let other = secondByName[tensor.name] else { continue }
             guard tensor.shape == other.shape else {
                 differences.append(TensorDifference(name: tensor.name, maxAbsoluteDifference: .infinity, shapesMatch: false))
                 continue
             }
-            let a = try tensor.floats()
-            let b = try other.floats()
+            let a = try tensor.decode()
+            let b = try other.decode()
             var worst: Float = 0
             for i in a.indices {
                 let d = abs(a[i] - b[i])
@@ -59,8 +96,8 @@ public struct CheckpointComparison: Sendable {
             differences.append(TensorDifference(name: tensor.name, maxAbsoluteDifference: worst, shapesMatch: true))
         }
         return CheckpointComparison(
-            onlyInFirst: first.tensors.map(\.name).filter { secondByName[$0] == nil },
-            onlyInSecond: second.tensors.map(\.name).filter { !firstNames.contains($0) },
+            onlyInFirst: first.map(\.name).filter { secondByName[$0] == nil },
+            onlyInSecond: second.map(\.name).filter { !firstNames.contains($0) },
             differences: differences)
     }
 }

@@ -64,9 +64,16 @@ public struct CheckpointInspection: Sendable {
     }
 
     /// Whether the file starts with the GGUF magic.
-    static func isGGUF(_ path: String) throws -> Bool {
+    /// - Throws: `GGUFError.emptyFile`/`.badMagic` for a file named `*.gguf` that does not start with it, so that it
+    ///   is reported as the GGUF it claims to be rather than as a safetensors file.
+    public static func isGGUF(_ path: String) throws -> Bool {
         let file = try MappedFile(path: path)
-        return file.bytes.count >= 4 && Array(file.bytes[0..<4]) == Array("GGUF".utf8)
+        let magic = file.bytes.count >= 4 && Array(file.bytes[0..<4]) == Array("GGUF".utf8)
+        if !magic, path.lowercased().hasSuffix(".gguf") {
+            if file.bytes.isEmpty { throw GGUFError.emptyFile(path: path) }
+            throw GGUFError.badMagic(path: path, found: Array(file.bytes.prefix(4)))
+        }
+        return magic
     }
 
     static func summary(_ tensor: TensorView) -> TensorSummary {

@@ -67,18 +67,8 @@ public struct GGUFToHuggingFace {
         return try resolver.evaluate(expression)
     }
 
-    /// Chooses the output dtype: the requested one, else the file's dominant float type (F32 when quantized).
-    public func defaultOutputType() -> DType {
-        var sawF16 = false
-        for tensor in gguf.tensors {
-            switch tensor.encoding.normalized {
-            case .dense(.bf16): return .bf16
-            case .dense(.f16): sawF16 = true
-            default: break
-            }
-        }
-        return sawF16 ? .f16 : .f32
-    }
+    /// The default output dtype: the file's float type, F16 when its matrices are quantized (`SourceFloatType`).
+    public func defaultOutputType() -> DType { SourceFloatType.of(gguf.tensors) }
 
     /// A GGUF tensor under its HF name, with the row permutation that restores HF's layout.
     public struct HFNamedSource {

@@ -57,6 +57,24 @@ public final class ModelSource: @unchecked Sendable {
             preTokenizers: try PreTokenizerTable(convertersDirectory: directory))
     }
 
+    /// The float type the weights are stored in (F16 for quantized matrices; `SourceFloatType`), the default
+    /// output type of writers that read this model.
+    public var floatType: DType { SourceFloatType.of(tensorNames.compactMap { view($0) }) }
+
+    /// The storage of the matrices in words, with the relative rounding error of the type: "F32 (unit roundoff
+    /// 6.0e-08)", "BF16 (unit roundoff 3.9e-03)", "quantized (Q4_1, …)".
+    public var storageDescription: String {
+        var quantized = Set<String>()
+        for name in tensorNames {
+            guard let view = view(name), view.shape.count >= 2, case .ggml(let type) = view.encoding.normalized, type.denseType == nil else { continue }
+            quantized.insert(type.name)
+        }
+        if !quantized.isEmpty { return "quantized (\(quantized.sorted().joined(separator: ", ")); block-wise rounding, far coarser than F16)" }
+        let type = floatType
+        let roundoff: Double = type == .bf16 ? 0x1p-8 : type == .f16 ? 0x1p-11 : 0x1p-24
+        return "\(type.rawValue) (relative rounding error up to \(String(format: "%.1e", roundoff)))"
+    }
+
     /// Whether a tensor exists.
     public func contains(_ name: String) -> Bool { decoders[name] != nil }
 

@@ -23,8 +23,18 @@ public enum PathUtilities {
         return Array(file.bytes)
     }
 
-    /// Creates `path` and its parents if needed.
+    /// Creates `path` and its parents if needed (mkdir -p).
+    /// - Throws: `FileWriteError.cannotCreate` naming the component that could not be created and why (strerror),
+    ///   such as a regular file where a directory is needed.
     public static func createDirectory(_ path: String) throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += (prefix.isEmpty || prefix.hasSuffix("/") ? "" : "/") + component
+            if mkdir(prefix, 0o755) == 0 { continue }
+            let code = errno
+            if code == EEXIST, isDirectory(prefix) { continue }
+            let reason = code == EEXIST ? "it exists and is not a directory" : String(cString: strerror(code))
+            throw FileWriteError.cannotCreate(path: path, reason: prefix == path ? reason : "\(prefix): \(reason)")
+        }
     }
 }

@@ -38,7 +38,7 @@ public struct ConversionPlan: Sendable, Equatable {
     public var target: String?
     /// `format` (--format): safetensors or gguf (default safetensors).
     public var format: String?
-    /// `dtype` (--dtype): f32, f16 or bf16 (default f32).
+    /// `dtype` (--dtype): f32, f16 or bf16, or float32, float16, bfloat16 (default: the source's float type).
     public var dtype: String?
     /// `seed` (--seed): every random choice (default 0).
     public var seed: UInt64?

@@ -37,11 +37,22 @@ struct PlanDecoder {
             let operation = ConversionPlan.Operation(rawValue: operationName)
         else { throw invalid("/operation", "\"split\" or \"upcycle\"", document["operation"] ?? .null) }
         var plan = ConversionPlan(operation: operation, origin: path)
-        func int(_ key: String) -> Int? { object[key]?.intValue.map(Int.init) }
+        /// An integer field; a number the schema accepts as an integer but that does not fit (1e400, 1e30) is refused
+        /// with its real constraint instead of reading as absent.
+        func int(_ key: String) throws(PlanError) -> Int? {
+            guard let value = object[key] else { return nil }
+            guard let integer = value.intValue else {
+                let found = value.doubleValue.map { $0.isFinite ? "\($0), beyond the integer range" : "a number beyond the floating-point range" }
+                throw PlanError.invalidField(
+                    path: path, field: "/" + key, expected: "an integer in 0…\(Int.max) (the schema's minimum applies too)",
+                    found: found ?? JSONWriter.serialize(value))
+            }
+            return Int(integer)
+        }
         plan.input = object["input"]?.stringValue
         plan.output = object["output"]?.stringValue
-        plan.experts = int("experts")
-        plan.topK = int("top_k")
+        plan.experts = try int("experts")
+        plan.topK = try int("top_k")
         plan.target = object["target"]?.stringValue
         plan.format = object["format"]?.stringValue
         plan.dtype = object["dtype"]?.stringValue
@@ -55,9 +66,9 @@ struct PlanDecoder {
                 throw invalid("/seed", "an integer below 2^63, or a decimal string for the full UInt64 range", seed)
             }
         }
-        plan.expertSize = int("expert_size")
-        plan.sharedExperts = int("shared_experts")
-        plan.granularity = int("granularity")
+        plan.expertSize = try int("expert_size")
+        plan.sharedExperts = try int("shared_experts")
+        plan.granularity = try int("granularity")
         if let dense = object["dense_layers"] { plan.denseLayers = try selection(dense, field: "/dense_layers") }
         if let calibration = object["calibration"], let file = calibration["file"]?.stringValue {
             plan.calibration = ConversionPlan.Calibration(

@@ -16,13 +16,14 @@ extension MoekitCommand {
         @Option(help: "Prompt text.")
         var prompt: String
 
-        @Option(help: "Most tokens to generate.")
+        @Option(parsing: .unconditional, help: "Most tokens to generate, ≥ 0.", transform: NumberOption.integer("--max-tokens", minimum: 0))
         var maxTokens = 64
 
-        @Option(help: "Sampling temperature (0 = greedy).")
+        @Option(parsing: .unconditional, help: "Sampling temperature ≥ 0 (0 = greedy).",
+            transform: NumberOption.real("--temperature", 0...Float.greatestFiniteMagnitude, expected: "a temperature ≥ 0 (0 = greedy)"))
         var temperature: Float = 0
 
-        @Option(help: "Random seed for sampling.")
+        @Option(parsing: .unconditional, help: "Random seed for sampling, 0…2^64−1.", transform: NumberOption.seed("--seed"))
         var seed: UInt64 = 0
 
         @Option(help: "Directory of conversion recipes.")

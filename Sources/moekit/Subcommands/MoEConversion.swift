@@ -18,20 +18,21 @@ struct MoEConversion {
     var target: String { plan.target ?? "mixtral" }
     var seed: UInt64 { plan.seed ?? 0 }
 
-    func dtype() throws -> DType {
-        let name = plan.dtype ?? "f32"
-        guard let parsed = DType(rawValue: name.uppercased()), [.f32, .f16, .bf16].contains(parsed) else {
-            throw ValidationError("--dtype: expected f32, f16 or bf16, found '\(name)'")
-        }
-        return parsed
+    /// Largest safetensors shard in bytes (`--max-shard-size`).
+    var maxShardSize = 5_000_000_000
+    /// Write a GGUF whose source has no vocabulary (`--allow-no-vocab`).
+    var allowNoVocab = false
+
+    /// The output type: `--dtype` (or the plan's `dtype`), else the source's float type (F16 for a quantized source).
+    func dtype(source: ModelSource?) throws -> DType {
+        guard let name = plan.dtype else { return source?.floatType ?? .f32 }
+        return try OutputConventions.parseFloat(name)
     }
 
+    /// The output format: from the output's extension; `--format` (or the plan's `format`) must agree with it.
     func format() throws -> MoEModelWriter.Format {
-        let name = plan.format ?? "safetensors"
-        guard let parsed = MoEModelWriter.Format(rawValue: name) else {
-            throw ValidationError("--format: expected safetensors or gguf, found '\(name)'")
-        }
-        return parsed
+        let kind = try OutputConventions.format(output: plan.output, explicit: plan.format, option: "--format")
+        return kind == .gguf ? .gguf : .safetensors
     }
 
     /// Checks the names of every layer's settings (flags are not schema-checked).
@@ -52,8 +53,15 @@ struct MoEConversion {
         guard dryRun || plan.output != nil else {
             throw ValidationError("missing OUTPUT: give it on the command line or as \"output\" in the plan")
         }
-        let dtype = try dtype()
-        let format = try format()
+        if let name = plan.dtype { _ = try OutputConventions.parseFloat(name) }
+        let inputs = [input] + [planFile, plan.calibration?.file].compactMap { $0 }
+        let format: MoEModelWriter.Format
+        if !dryRun, let output = plan.output {
+            let kind = try OutputConventions.checkedFormat(output: output, explicit: plan.format, option: "--format", inputs: inputs, force: force)
+            format = kind == .gguf ? .gguf : .safetensors
+        } else {
+            format = try self.format()
+        }
         if !dryRun, let output = plan.output {
             try OutputChecks.check(
                 output: output, inputs: [input] + [planFile, plan.calibration?.file].compactMap { $0 }, force: force,
@@ -65,6 +73,8 @@ struct MoEConversion {
         let library = try RecipeLibrary(directory: directory)
         let preTokenizers = try PreTokenizerTable(convertersDirectory: directory)
         let source = try ModelSource(path: input, recipes: library, preTokenizers: preTokenizers)
+        let dtype = try dtype(source: source)
+        if format == .gguf, !dryRun { try OutputConventions.requireVocabulary(source.tokenizer != nil, input: input, allowed: allowNoVocab) }
         guard let layerCount = source.config["num_hidden_layers"]?.intValue.map(Int.init) else {
             throw MoEWriterError.notLlama(path: source.path, missing: "num_hidden_layers")
         }
@@ -77,10 +87,12 @@ struct MoEConversion {
             ]))
         }
         func writer(_ layers: [MoELayerPlan], deferValidation: Bool) throws -> MoEModelWriter {
-            try MoEModelWriter(
+            let writer = try MoEModelWriter(
                 source: source, library: library, preTokenizers: preTokenizers, target: target, layers: layers,
                 dtype: dtype, format: format,
                 manifestFields: manifestFields, deferValidation: deferValidation)
+            writer.maxShardSize = maxShardSize
+            return writer
         }
         if dryRun {
             let report = try DryRunReport(plan: plan, layers: layers, source: source) { try writer($0, deferValidation: true) }

@@ -11,31 +11,40 @@ struct MoEOutputOptions: ParsableArguments {
     @Option(help: "A plan file (JSON or YAML, Schemas/plan.schema.json) giving any of these options, per layer too; flags typed here override it.")
     var plan: String?
 
-    @Option(help: "Number of routed experts N (required here or in the plan).")
+    @Option(parsing: .unconditional, help: "Number of routed experts N ≥ 1 (required here or in the plan).",
+        transform: NumberOption.integer("--experts", minimum: 1))
     var experts: Int?
 
-    @Option(help: "Experts per token K (required here or in the plan).")
+    @Option(parsing: .unconditional, help: "Experts per token K ≥ 1 (required here or in the plan).",
+        transform: NumberOption.integer("--top-k", minimum: 1))
     var topK: Int?
 
     @Option(help: "Router init: random (N(0, 0.02)), zero, centroids, hidden (calibration). (default: random)")
     var router: String?
 
-    @Option(help: "Seed for every random choice. (default: 0)")
+    @Option(parsing: .unconditional, help: "Seed for every random choice, 0…2^64−1. (default: 0)", transform: NumberOption.seed("--seed"))
     var seed: UInt64?
 
     @Option(help: "Target layout: a recipe in Converters/ with a moe section: mixtral, qwen2-moe, olmoe, llama-moe. (default: mixtral)")
     var target: String?
 
-    @Option(help: "Output format: safetensors (HF directory) or gguf. (default: safetensors)")
+    @Option(name: [.customLong("format"), .customLong("to")], help: "Output format: safetensors (HF directory) or gguf; must agree with OUT. (default: from OUT's extension: .gguf is GGUF, anything else an HF directory)")
     var format: String?
 
-    @Option(help: "Output type: f32, f16 or bf16. (default: f32)")
+    @Option(help: "Output type: f32|float32, f16|float16 or bf16|bfloat16. (default: the input's float type; F16 for a quantized input)")
     var dtype: String?
+
+    @Option(help: "Largest safetensors shard of HF output, e.g. 5GB, 500MB (decimal units as Hugging Face uses).")
+    var maxShardSize: String = "5GB"
+
+    @Flag(help: "Write a GGUF even when the input has no vocabulary (tokenizer.ggml.model = no_vocab).")
+    var allowNoVocab = false
 
     @Option(help: "Calibration text for data-driven methods: JSON Lines (.jsonl, .jsonl.gz) or a text file.")
     var calibration: String?
 
-    @Option(help: "Calibration tokens to use. (default: 2048)")
+    @Option(parsing: .unconditional, help: "Calibration tokens to use, ≥ 1. (default: 2048)",
+        transform: NumberOption.integer("--calibration-tokens", minimum: 1))
     var calibrationTokens: Int?
 
     @Option(help: "JSONL field holding the calibration text. (default: text)")
@@ -100,6 +109,9 @@ struct MoEOutputOptions: ParsableArguments {
     /// Reads the plan and flags, then either prints the dry run or writes the output.
     func run(_ flags: ConversionPlan, label: String) throws {
         let plan = try merged(flags)
-        try MoEConversion(plan: plan, recipes: recipes, planFile: self.plan, force: force).run(dryRun: dryRun, json: json, log: log, label: label)
+        var conversion = MoEConversion(plan: plan, recipes: recipes, planFile: self.plan, force: force)
+        conversion.maxShardSize = try OutputConventions.shardSize(maxShardSize)
+        conversion.allowNoVocab = allowNoVocab
+        try conversion.run(dryRun: dryRun, json: json, log: log, label: label)
     }
 }

@@ -18,7 +18,7 @@ extension MoekitCommand {
         @Argument(help: "Dense input: a .gguf file or a Hugging Face directory (or \"input\" in the plan).")
         var input: String?
 
-        @Argument(help: "Output: a directory (safetensors) or a .gguf file (or \"output\" in the plan).")
+        @Argument(help: "Output: a .gguf file, or a Hugging Face directory (any other name) (or \"output\" in the plan).")
         var output: String?
 
         @OptionGroup var common: MoEOutputOptions
@@ -32,10 +32,11 @@ extension MoekitCommand {
         @Flag(inversion: .prefixedNo, help: "LLaMA-MoE-v2 mean/variance alignment on calibration inputs. (default: off)")
         var align: Bool?
 
-        @Option(help: "Neurons per expert for sharing-inner and sharing-inter.")
+        @Option(parsing: .unconditional, help: "Neurons per expert (≥ 1) for sharing-inner and sharing-inter.",
+            transform: NumberOption.integer("--expert-size", minimum: 1))
         var expertSize: Int?
 
-        @Option(help: "Shared experts for sharing-inter.")
+        @Option(parsing: .unconditional, help: "Shared experts (≥ 0) for sharing-inter.", transform: NumberOption.integer("--shared-experts", minimum: 0))
         var sharedExperts: Int?
 
         func run() throws {

@@ -14,7 +14,10 @@ extension MoekitCommand {
                 Reports max and mean |Δlogit|, KL(dense‖moe), top-1 agreement, each model's perplexity, the relative \
                 error ‖ffn_moe(x) − ffn_dense(x)‖ / ‖ffn_dense(x)‖ of every layer's FFN block on the dense model's own \
                 FFN inputs x, whether the MoE's manifest says the transform is exact by construction, and whether \
-                max |Δlogit| ≤ 1e-4 · max |logit|.
+                max |Δlogit| ≤ 1e-4 · max |logit|. With --tolerance T it exits with status 1 when max |Δlogit| > T and \
+                says how much of that the storage types explain: weights rounded to F16/BF16 (or quantized) move the \
+                logits even when the construction is exact, so compare an F32 output (--dtype f32) to see the \
+                construction alone.
                 """)
 
         static let defaultText = """
@@ -39,8 +42,12 @@ extension MoekitCommand {
         @Option(help: "JSON Lines field that holds the text.")
         var field: String = "text"
 
-        @Option(help: "Use at most this many tokens.")
+        @Option(parsing: .unconditional, help: "Use at most this many tokens, ≥ 1.", transform: NumberOption.integer("--max-tokens", minimum: 1))
         var maxTokens: Int = 256
+
+        @Option(parsing: .unconditional, help: "Exit with status 1 when max |Δlogit| exceeds this (≥ 0).",
+            transform: NumberOption.real("--tolerance", 0...Double.infinity, expected: "a logit difference ≥ 0"))
+        var tolerance: Double?
 
         @Flag(help: "Print JSON.")
         var json = false
@@ -70,6 +77,7 @@ extension MoekitCommand {
                 let c = LogitComparison(dense: denseLogits, moe: moeLogits, ids: ids)
                 let ffnErrors = try FFNComparison.relativeErrors(dense: denseModel, moe: moeModel, tokens: ids)
                 let exact = LogitComparison.exactByConstruction(manifest: try? Manifest.read(modelPath: moe))
+                let withinTolerance = tolerance.map { c.maxAbsDelta <= $0 }
                 if json {
                     print(JSONWriter.serialize(.object(JSONObject([
                         ("tokens", .integer(Int64(c.tokens))), ("max_abs_delta_logit", .number(c.maxAbsDelta)),
@@ -79,6 +87,8 @@ extension MoekitCommand {
                         ("within_1e-4_relative", .bool(c.withinRelativeTolerance)),
                         ("ffn_relative_error", .array(ffnErrors.map { .number(Double($0)) })),
                         ("ffn_relative_error_max", .number(Double(ffnErrors.max() ?? 0))),
+                        ("tolerance", tolerance.map { .number($0) } ?? .null),
+                        ("within_tolerance", withinTolerance.map { .bool($0) } ?? .null),
                     ]))))
                 } else {
                     print("tokens: \(c.tokens)")
@@ -89,6 +99,20 @@ extension MoekitCommand {
                         ffnErrors.reduce(0, +) / Float(max(ffnErrors.count, 1))))
                     print("  " + ffnErrors.enumerated().map { String(format: "%d:%.2e", $0.offset, $0.element) }.joined(separator: " "))
                     print("exact by construction: \(exact ? "yes" : "no"); within 1e-4 relative: \(c.withinRelativeTolerance ? "yes" : "no")")
+                    if let tolerance, let withinTolerance {
+                        print(String(format: "within --tolerance %g: %@", tolerance, withinTolerance ? "yes" : "no"))
+                    }
+                }
+                if let tolerance, withinTolerance == false {
+                    let types = try [("dense", dense), ("MoE", moe)].map { label, path in
+                        (label, try ModelSource.open(path, recipesDirectory: recipes).storageDescription)
+                    }
+                    let rounding = types.map { "the \($0.0) model's weights are \($0.1)" }.joined(separator: "; ")
+                    throw ValidationError(
+                        String(format: "max |Δlogit| %.3e exceeds --tolerance %g. ", c.maxAbsDelta, tolerance) + rounding
+                            + ". Rounding every weight to its storage type moves the logits even when the transform is exact "
+                            + "(exact by construction: \(exact ? "yes" : "no")); write the MoE with --dtype f32 to measure the construction alone, "
+                            + "or raise --tolerance")
                 }
             }
         }
