@@ -138,21 +138,35 @@ public final class Trainer {
         let started = clock.now
         var lastLoss = Double.nan
         var lastValidation: [String: Double] = [:]
+        if startStep == 0 && options.evalEvery > 0 {
+            lastValidation = try evaluate(step: 0, windows: validation, log: log)  // the baseline
+        }
         for step in startStep..<options.steps {
             let stepStart = clock.now
             gradients.zero()
             var sums = (total: 0.0, ce: 0.0, lb: 0.0, z: 0.0, distill: 0.0), balanced = 0.0
             var routing: [[LayerRouting]] = []
             var stepTokens = 0
-            for micro in 0..<options.accum {
-                let batch = source.next(rows: options.batch)
-                let sequences = (0..<batch.size).map { Array(batch.tokens[($0 * (batch.sequenceLength + 1))..<(($0 + 1) * (batch.sequenceLength + 1))]) }
+            // The step's micro-batches; with `--lb-scope step` a forward pre-pass pools their expert load first.
+            let micro = (0..<options.accum).map { _ in source.next(rows: options.batch) }
+            var routerLosses = options.routerLosses
+            if options.lbScope == .step && options.accum > 1 && options.lbCoef > 0 && model.parameters.layout.hasExperts {
+                var load = ExpertLoad(counts: [], rows: 0)
+                for (index, batch) in micro.enumerated() {
+                    load = load + (try model.decoder.expertLoad(
+                        Self.sequences(batch), parameters: model.parameters,
+                        estimator: options.estimator(pass: step * options.accum + index), workspace: workspace))
+                }
+                routerLosses.stepLoad = load
+            }
+            for (index, batch) in micro.enumerated() {
+                let sequences = Self.sequences(batch)
                 let distillation = try teacherLogits(sequences).map {
                     DistillationOptions(teacherLogits: $0, coefficient: options.distillCoef, temperature: options.distillTemperature)
                 }
                 let breakdown = try model.decoder.lossAndGradients(
-                    sequences, parameters: model.parameters, gradients: gradients, routerLosses: options.routerLosses,
-                    distillation: distillation, estimator: options.estimator(pass: step * options.accum + micro),
+                    sequences, parameters: model.parameters, gradients: gradients, routerLosses: routerLosses,
+                    distillation: distillation, estimator: options.estimator(pass: step * options.accum + index),
                     trainable: options.train, workspace: workspace)
                 sums.total += Double(breakdown.total)
                 sums.ce += Double(breakdown.crossEntropy)
@@ -287,6 +301,12 @@ public final class Trainer {
     private func teacherLogits(_ sequences: [[Int32]]) throws -> [Float]? {
         guard let teacher, let teacherWorkspace else { return nil }
         return try teacher.decoder.logits(sequences, parameters: teacher.parameters, workspace: teacherWorkspace) { Array($0) }
+    }
+
+    /// The rows of a batch as sequences of T + 1 tokens.
+    static func sequences(_ batch: TokenBatch) -> [[Int32]] {
+        let width = batch.sequenceLength + 1
+        return (0..<batch.size).map { Array(batch.tokens[($0 * width)..<(($0 + 1) * width)]) }
     }
 
     /// The name of the first tensor of `buffer` holding NaN or Inf.

@@ -42,6 +42,8 @@ public struct TrainingOptions: Sendable, Equatable {
     /// Load-balancing coefficient α and convention; router z-loss coefficient β (OLMoE's defaults).
     public var lbCoef: Float = 0.01
     public var lbStyle = RouterLossOptions.LoadBalancingStyle.hf
+    /// `micro`: f from each micro-batch's own routing; `step`: from the whole optimizer step's (GRIN).
+    public var lbScope = LoadBalancingScope.micro
     public var zCoef: Float = 0.001
     /// How MoE layers route in training: plain top-k, or SparseMixer-v2 (GRIN) with jitter ε.
     public var routerEstimator = RouterEstimatorKind.topk
@@ -69,6 +71,10 @@ public struct TrainingOptions: Sendable, Equatable {
 
     public enum OptimizerKind: String, Sendable, CaseIterable {
         case adamw, sgd
+    }
+
+    public enum LoadBalancingScope: String, Sendable, CaseIterable {
+        case micro, step
     }
 
     public enum RouterEstimatorKind: String, Sendable, CaseIterable {
@@ -102,7 +108,7 @@ public struct TrainingOptions: Sendable, Equatable {
             ("optimizer", .string(optimizer.rawValue)), ("clip", .number(Self.decimal(clip))),
             ("weight-decay", .number(Self.decimal(weightDecay))), ("decay-all", .bool(decayAll)),
             ("beta1", .number(Self.decimal(beta1))), ("beta2", .number(Self.decimal(beta2))), ("epsilon", .number(Self.decimal(epsilon))),
-            ("lb-coef", .number(Self.decimal(lbCoef))), ("lb-style", .string(lbStyle.rawValue)), ("z-coef", .number(Self.decimal(zCoef))),
+            ("lb-coef", .number(Self.decimal(lbCoef))), ("lb-style", .string(lbStyle.rawValue)), ("lb-scope", .string(lbScope.rawValue)), ("z-coef", .number(Self.decimal(zCoef))),
             ("router-estimator", .string(routerEstimator.rawValue)), ("jitter-eps", .number(Self.decimal(jitterEps))),
             ("router-lr-scale", .number(Self.decimal(routerLRScale))), ("train", .string(train.description)),
             ("distill-coef", .number(Self.decimal(distillCoef))), ("distill-temperature", .number(Self.decimal(distillTemperature))),
@@ -175,6 +181,7 @@ public struct TrainingOptions: Sendable, Equatable {
         if let v = try float("epsilon", positive: true) { epsilon = v }
         if let v = try float("lb-coef", minimum: 0) { lbCoef = v }
         if let v = try choice("lb-style", RouterLossOptions.LoadBalancingStyle.init(rawValue:), RouterLossOptions.LoadBalancingStyle.allCases.map(\.rawValue)) { lbStyle = v }
+        if let v = try choice("lb-scope", LoadBalancingScope.init(rawValue:), LoadBalancingScope.allCases.map(\.rawValue)) { lbScope = v }
         if let v = try float("z-coef", minimum: 0) { zCoef = v }
         if let v = try choice("router-estimator", RouterEstimatorKind.init(rawValue:), RouterEstimatorKind.allCases.map(\.rawValue)) { routerEstimator = v }
         if let v = try float("jitter-eps", minimum: 0) { jitterEps = v }

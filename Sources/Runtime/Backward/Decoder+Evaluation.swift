@@ -47,4 +47,29 @@ extension Decoder {
             }
         }
     }
+
+    /// The expert load of a training forward of `sequences` (`estimator` as the training pass will route): per MoE
+    /// layer the assignments of each expert over the rows that predict a token. Summed over the micro-batches of an
+    /// optimizer step it is `RouterLossOptions.stepLoad`.
+    public func expertLoad(
+        _ sequences: [[Int32]], parameters: ParameterBuffer, estimator: RouterEstimator = .topK, workspace: BackwardWorkspace
+    ) throws -> ExpertLoad {
+        guard let moe = config.moe else { return ExpertLoad(counts: [], rows: 0) }
+        try trainingForward(sequences, parameters: parameters.pointer, workspace: workspace.forward, estimator: estimator)
+        let E = moe.expertCount, K = moe.expertsPerToken
+        var counts: [[Double]] = []
+        for l in 0..<config.layerCount where moe.sparseLayers[l] {
+            let a = workspace.forward.moe(l)
+            var layer = [Double](repeating: 0, count: E)
+            var row = 0
+            for s in sequences {
+                for n in row..<(row + s.count - 1) {
+                    for k in 0..<K { layer[Int(a.selected[n * K + k])] += 1 }
+                }
+                row += s.count
+            }
+            counts.append(layer)
+        }
+        return ExpertLoad(counts: counts, rows: sequences.reduce(0) { $0 + $1.count - 1 })
+    }
 }

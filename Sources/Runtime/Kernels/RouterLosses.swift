@@ -31,6 +31,11 @@ public struct RouterLossOptions: Sendable, Equatable {
     public var loadBalancingStyle: LoadBalancingStyle
     /// β: weight of the router z-loss (0: off).
     public var zLoss: Float
+    /// The expert load of the whole optimizer step (`--lb-scope step`, GRIN's global load balancing, arXiv
+    /// 2409.12136 §3): when set, the assignment shares f of the load-balancing loss come from these counts, pooled
+    /// over every micro-batch of the step, instead of from the micro-batch's own; P (which carries the gradient)
+    /// stays the micro-batch's. nil: micro-batch scope.
+    public var stepLoad: ExpertLoad?
 
     public init(loadBalancing: Float = 0, loadBalancingStyle: LoadBalancingStyle = .hf, zLoss: Float = 0) {
         self.loadBalancing = loadBalancing
@@ -40,6 +45,26 @@ public struct RouterLossOptions: Sendable, Equatable {
 
     /// Whether any auxiliary loss is on.
     public var isActive: Bool { loadBalancing != 0 || zLoss != 0 }
+}
+
+/// Expert assignments of a forward pass (or a sum of them): per MoE layer, in layer order, the (token, k) assignments
+/// of each expert over `rows` rows that predict a token.
+public struct ExpertLoad: Sendable, Equatable {
+    /// counts[i][e]: assignments to expert e in the i-th MoE layer.
+    public var counts: [[Double]]
+    public var rows: Int
+
+    public init(counts: [[Double]], rows: Int) {
+        self.counts = counts
+        self.rows = rows
+    }
+
+    /// The load of two passes together.
+    public static func + (a: ExpertLoad, b: ExpertLoad) -> ExpertLoad {
+        guard !a.counts.isEmpty else { return b }
+        precondition(a.counts.count == b.counts.count, "expert loads of different models")
+        return ExpertLoad(counts: zip(a.counts, b.counts).map { zip($0, $1).map { $0 + $1 } }, rows: a.rows + b.rows)
+    }
 }
 
 /// Per-layer statistics of one forward pass that the auxiliary losses need. Only rows that predict a token count
@@ -96,21 +121,24 @@ extension RouterLossOptions {
         var lb = 0.0, balanced = 0.0
         switch loadBalancingStyle {
         case .hf:
+            let (counts, countRows) = loadCounts(s)
             for e in 0..<E {
-                let f = s.counts.reduce(0) { $0 + $1[e] } / (S * Double(N))
+                let f = counts.reduce(0) { $0 + $1[e] } / (S * Double(countRows))
                 let p = s.probabilitySums.reduce(0) { $0 + $1[e] } / (S * Double(N))
                 lb += Double(E) * f * p
             }
             balanced = Double(K)
         case .megablocks:
+            let (counts, countRows) = loadCounts(s)
             for l in s.counts.indices {
-                for e in 0..<E { lb += Double(E) / Double(K) * (s.counts[l][e] / Double(N)) * (s.probabilitySums[l][e] / Double(N)) }
+                for e in 0..<E { lb += Double(E) / Double(K) * (counts[l][e] / Double(countRows)) * (s.probabilitySums[l][e] / Double(N)) }
             }
             lb /= S
             balanced = 1
         case .llamaMoE:
+            let (counts, _) = loadCounts(s)
             for l in s.counts.indices {
-                lb += coefficientOfVariationSquared(s.importance[l]).value + coefficientOfVariationSquared(s.counts[l]).value
+                lb += coefficientOfVariationSquared(s.importance[l]).value + coefficientOfVariationSquared(counts[l]).value
             }
             balanced = 0
         }
@@ -129,13 +157,14 @@ extension RouterLossOptions {
         // ∂LB/∂p_{t,e}: the same for every token of the layer.
         var dp = [Float](repeating: 0, count: E)
         if loadBalancing != 0 && loadBalancingStyle != .llamaMoE {
+            let (counts, countRows) = loadCounts(s)
             for e in 0..<E {
                 switch loadBalancingStyle {
                 case .hf:
-                    let f = s.counts.reduce(0) { $0 + $1[e] } / (S * Double(N))
+                    let f = counts.reduce(0) { $0 + $1[e] } / (S * Double(countRows))
                     dp[e] = loadBalancing * Float(Double(E) * f / (S * Double(N)))
                 case .megablocks:
-                    dp[e] = loadBalancing * Float(Double(E) / Double(K) * (s.counts[index][e] / Double(N)) / Double(N) / S)
+                    dp[e] = loadBalancing * Float(Double(E) / Double(K) * (counts[index][e] / Double(countRows)) / Double(N) / S)
                 case .llamaMoE:
                     break  // acts on the routing weights (`addWeightGradients`)
                 }
@@ -150,6 +179,12 @@ extension RouterLossOptions {
             let zTerm = zScale * lse[n]
             for e in 0..<E { row[e] += prob[e] * (dp[e] - inner) + zTerm * prob[e] }
         }
+    }
+
+    /// The assignment counts f is computed from, and their row count: the step's (`stepLoad`) or the pass's own.
+    func loadCounts(_ s: RouterStatistics) -> (counts: [[Double]], rows: Int) {
+        guard let stepLoad, stepLoad.counts.count == s.counts.count, stepLoad.rows > 0 else { return (s.counts, s.rows) }
+        return (stepLoad.counts, stepLoad.rows)
     }
 
     /// LLaMA-MoE's balance loss acts on the routing weights: adds α · ∂CV²(importance)/∂importance_e, divided by the

@@ -44,6 +44,7 @@ extension MoekitCommand {
         @Option(parsing: .unconditional, help: "AdamW ε (default 1e-8).") var epsilon: Double?
         @Option(parsing: .unconditional, help: "Load-balancing loss coefficient α (default 0.01).") var lbCoef: Double?
         @Option(help: "hf | megablocks | llama-moe (default hf).") var lbStyle: String?
+        @Option(help: "micro | step: load-balancing counts per micro-batch, or pooled over the optimizer step (GRIN; default micro).") var lbScope: String?
         @Option(parsing: .unconditional, help: "Router z-loss coefficient β (default 0.001).") var zCoef: Double?
         @Option(help: "topk | sparsemixer (SparseMixer-v2, top-2 softmax routers only; default topk).") var routerEstimator: String?
         @Option(parsing: .unconditional, help: "SparseMixer's jitter ε (default 0.01).") var jitterEps: Double?
@@ -80,7 +81,7 @@ extension MoekitCommand {
             add("steps", steps); add("batch", batch); add("seq", seq); add("accum", accum); add("lr", lr); add("min-lr", minLr)
             add("warmup", warmup); add("schedule", schedule); add("optimizer", optimizer); add("clip", clip)
             add("weight-decay", weightDecay); add("beta1", beta1); add("beta2", beta2); add("epsilon", epsilon)
-            add("lb-coef", lbCoef); add("lb-style", lbStyle); add("z-coef", zCoef); add("router-lr-scale", routerLrScale)
+            add("lb-coef", lbCoef); add("lb-style", lbStyle); add("z-coef", zCoef); add("lb-scope", lbScope); add("router-lr-scale", routerLrScale)
             add("router-estimator", routerEstimator); add("jitter-eps", jitterEps)
             add("train", train); add("teacher", teacher); add("distill-coef", distillCoef)
             add("distill-temperature", distillTemperature); add("seed", seed); add("eval-every", evalEvery)
