@@ -24,6 +24,7 @@ public final class Trainer {
     private let workspace: BackwardWorkspace
     private let teacherWorkspace: BackwardWorkspace?
     private let referenceWorkspace: BackwardWorkspace?
+    private var teacherBuffer: [Float] = []
     private var referenceLosses: [Double]?
     private let referenceModel: TrainableModel?
     private let mixtureRule: DynamicMixtureRule?
@@ -297,10 +298,15 @@ public final class Trainer {
         }
     }
 
-    /// The teacher's logits for `sequences` ([Σ T, V]), or nil without a teacher.
+    /// The teacher's logits for `sequences` ([Σ T, V]), or nil without a teacher. They are copied into one buffer
+    /// allocated for the whole run (the array handed out is unique again once the pass that read it returns).
     private func teacherLogits(_ sequences: [[Int32]]) throws -> [Float]? {
         guard let teacher, let teacherWorkspace else { return nil }
-        return try teacher.decoder.logits(sequences, parameters: teacher.parameters, workspace: teacherWorkspace) { Array($0) }
+        try teacher.decoder.logits(sequences, parameters: teacher.parameters, workspace: teacherWorkspace) { logits in
+            if teacherBuffer.count != logits.count { teacherBuffer = [Float](repeating: 0, count: logits.count) }
+            teacherBuffer.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: logits.baseAddress!, count: logits.count) }
+        }
+        return teacherBuffer
     }
 
     /// The rows of a batch as sequences of T + 1 tokens.

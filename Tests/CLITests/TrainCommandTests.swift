@@ -94,15 +94,48 @@ struct TrainCommandTests {
         #expect(first < startLoss - 0.2, "reloaded \(first) vs start \(startLoss)")
     }
 
-    @Test("SIGKILL at random moments (also mid-checkpoint), then --resume: the final weights and every step's loss equal an uninterrupted run's (SparseMixer's draws included)")
-    func resumeAfterKillIsExact() throws {
+    /// The two kinds of run a resume must reproduce: the tiny Mixtral on a batch file with SparseMixer's sampled
+    /// routing, and the tiny dense LLaMA on a prepared data directory with a dynamic domain mixture (sampler cursor,
+    /// mixture weights and reference losses restored).
+    enum ResumeCase: String, CaseIterable, CustomTestStringConvertible {
+        case batchFileSparseMixer, dataDirectoryDynamicMixture
+        var testDescription: String { rawValue }
+    }
+
+    static func resumeArguments(_ kind: ResumeCase, _ tmp: TemporaryDirectory) throws -> [String] {
+        switch kind {
+        case .batchFileSparseMixer:
+            let (model, batches) = try fixture(tmp, rows: 13)
+            return ["--model", model, "--batch-file", batches, "--steps", "120", "--batch", "3", "--lr", "0.005",
+                "--router-estimator", "sparsemixer"]
+        case .dataDirectoryDynamicMixture:
+            try TinyLlama().writeHFDirectory(tmp.file("tiny"))
+            // Domains named as SlimPajama's, so that dynamic-sheared starts from Sheared-LLaMA's proportions.
+            for (name, word) in [("book", "apple"), ("c4", "banana"), ("wikipedia", "cherry")] {
+                let lines = (0..<60).map { "{\"text\": \"\(word) document \($0) with the \(word) words of \(name) in it\"}" }
+                try (lines.joined(separator: "\n") + "\n").write(toFile: tmp.file(name + ".jsonl"), atomically: true, encoding: .utf8)
+            }
+            let moekit = try CLITests.binary()
+            let prepared = try TestModels.run(moekit, ["prepare-data", tmp.file("book.jsonl"), tmp.file("c4.jsonl"), tmp.file("wikipedia.jsonl"),
+                "--tokenizer", tmp.file("tiny"), "--out", tmp.file("data"), "--val-min-docs", "4"] + recipes)
+            #expect(prepared.status == 0, "\(prepared.output)")
+            try "{\"book\": 4.0, \"c4\": 5.0, \"wikipedia\": 3.0}".write(toFile: tmp.file("refs.json"), atomically: true, encoding: .utf8)
+            return ["--model", tmp.file("tiny"), "--data", tmp.file("data"), "--seq", "24", "--steps", "60", "--batch", "2",
+                "--lr", "0.003", "--mixture", "dynamic-sheared", "--reference-losses", tmp.file("refs.json")]
+        }
+    }
+
+    @Test("SIGKILL at random moments (also mid-checkpoint), then --resume: the final weights and every step's loss equal an uninterrupted run's",
+          arguments: ResumeCase.allCases)
+    func resumeAfterKillIsExact(kind: ResumeCase) throws {
         let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
-        let (model, batches) = try Self.fixture(tmp, rows: 13)
-        let arguments = ["--model", model, "--batch-file", batches, "--steps", "120", "--batch", "3", "--lr", "0.005",
-            "--save-every", "3", "--keep", "2", "--eval-every", "25", "--threads", "2", "--router-estimator", "sparsemixer"] + Self.recipes
+        let arguments = try Self.resumeArguments(kind, tmp) + ["--save-every", "3", "--keep", "2", "--eval-every", "25", "--threads", "2"] + Self.recipes
+        let started = Date()
         let reference = try TestModels.run(moekit, ["train", "--out", tmp.file("reference")] + arguments)
         #expect(reference.status == 0, "\(reference.output)")
+        // Kill moments scale with how long a whole run takes on this machine.
+        let duration = max(Date().timeIntervalSince(started), 0.2)
 
         let run = tmp.file("killed")
         var generator = SeededGenerator(seed: 11)
@@ -113,7 +146,7 @@ struct TrainCommandTests {
             let resume = !TrainingCheckpointsEmpty(run)
             let child = try MoekitChild(moekit, ["train", "--out", run] + arguments + (resume ? ["--resume"] : attempt > 0 ? ["--force"] : []))
             if attempt < 5 {
-                usleep(UInt32.random(in: 50_000...600_000, using: &generator))
+                usleep(UInt32(duration * 1e6 * Double.random(in: 0.1...0.5, using: &generator)))
                 if child.isRunning {
                     child.send(SIGKILL)
                     _ = child.wait(seconds: 10)
@@ -132,7 +165,7 @@ struct TrainCommandTests {
         #expect(a == b, "final weights differ after \(kills) kills")
         func losses(_ run: String) throws -> [String] {
             try Self.records(run).filter { $0["event"]?.stringValue == "step" || $0["event"]?.stringValue == "eval" }
-                .map { "\($0["event"]!.stringValue!) \($0["step"]!.intValue!) \(JSONWriter.serialize($0["loss"]!))" }
+                .map { "\($0["event"]!.stringValue!) \($0["step"]!.intValue!) \(JSONWriter.serialize($0["loss"]!)) \($0["mixture_weights"].map { JSONWriter.serialize($0) } ?? "")" }
         }
         #expect(try losses(run) == losses(tmp.file("reference")))
         // No temporary directory is left once a later run has written checkpoints.
@@ -216,6 +249,7 @@ struct TrainCommandTests {
             (["--model", model], ["data", "batch-file"]),
             (["--model", model, "--batch-file", batches, "--data", tmp.file("nodata")], ["exactly one of data and batch-file"]),
             (["--model", model, "--batch-file", batches, "--lr", "-1"], ["/lr"]),
+            (["--model", model, "--data", tmp.file("nodata")], ["nodata"]),
         ]
         for (arguments, expected) in cases {
             let run = tmp.file("run-bad")
@@ -235,5 +269,11 @@ struct TrainCommandTests {
         #expect(changed.status == 1 && changed.output.contains("lr"), "\(changed.output)")
         let extended = try TestModels.run(moekit, ["train", "--out", run, "--resume", "--steps", "4"] + Self.recipes)
         #expect(extended.status == 0, "\(extended.output)")
+        // A step that overflows stops the run, naming the step and the first non-finite tensor; earlier checkpoints stay.
+        let exploding = tmp.file("exploding")
+        let overflow = try TestModels.run(moekit, ["train", "--model", model, "--out", exploding, "--batch-file", batches, "--steps", "6",
+            "--optimizer", "sgd", "--lr", "1e36", "--clip", "0", "--save-every", "1"] + Self.recipes)
+        #expect(overflow.status == 1 && overflow.output.contains("non-finite") && overflow.output.contains("step "), "\(overflow.output)")
+        #expect(!PathUtilities.exists(exploding + "/final"))
     }
 }

@@ -10,43 +10,20 @@ public enum PlanReader {
     public static func read(path: String, schema: JSONValue) throws(PlanError) -> ConversionPlan {
         let bytes: [UInt8]
         do { bytes = try PathUtilities.readBytes(path) } catch { throw .cannotRead(path: path, reason: "\(error)") }
-        let isYAML = path.hasSuffix(".yaml") || path.hasSuffix(".yml")
-        return try parse(bytes, isYAML: isYAML, path: path, schema: schema)
+        return try parse(bytes, isYAML: ConfigDocument.isYAML(path: path), path: path, schema: schema)
     }
 
     /// Parses plan text already in memory; `path` names it in errors.
     public static func parse(_ bytes: [UInt8], isYAML: Bool, path: String, schema: JSONValue) throws(PlanError) -> ConversionPlan {
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw .cannotRead(path: path, reason: "not UTF-8 text")
-        }
-        let document: JSONValue
-        var locations: [String: YAMLLocation] = [:]
-        if isYAML {
-            do {
-                let yaml = try YAMLReader.parse(text, file: path)
-                document = yaml.value
-                locations = yaml.locations
-            } catch {
-                throw .syntax(path: path, line: error.line, column: error.column, message: error.message)
-            }
-        } else {
-            do {
-                document = try JSONParser.parse(bytes)
-            } catch {
-                let (line, column) = JSONParseError.lineAndColumn(of: error, in: bytes)
-                throw .syntax(path: path, line: line, column: column, message: "\(error)")
+        let document: ConfigDocument
+        do { document = try ConfigDocument(bytes: bytes, isYAML: isYAML, path: path) } catch {
+            switch error {
+            case .notUTF8: throw .cannotRead(path: path, reason: "not UTF-8 text")
+            case .syntax(let line, let column, let message): throw .syntax(path: path, line: line, column: column, message: message)
             }
         }
-        let violations = JSONSchemaValidator(schema: schema).validate(document)
-        guard violations.isEmpty else {
-            throw .schema(path: path, violations: violations.map { violation in
-                let pointer = violation.pointer.isEmpty ? "/" : violation.pointer
-                if let location = locations[violation.pointer] {
-                    return "line \(location.line), \(pointer): \(violation.message)"
-                }
-                return "\(pointer): \(violation.message)"
-            })
-        }
-        return try PlanDecoder(path: path).decode(document)
+        let violations = document.violations(of: schema)
+        guard violations.isEmpty else { throw .schema(path: path, violations: violations) }
+        return try PlanDecoder(path: path).decode(document.value)
     }
 }

@@ -115,7 +115,7 @@ extension MoekitCommand {
                     resumePath = newest.path
                 }
                 let merged = TrainingOptions.overlaid(saved, file, flags)
-                try TrainingConfigFile.validate(.object(merged), schema: schema, path: config.map { "\($0) + flags" } ?? "the options")
+                try TrainingConfigFile.validate(merged, schema: schema, source: config.map { "\($0) + flags" } ?? "the options")
                 let options = try TrainingOptions(json: merged, source: config ?? "moekit train")
                 if resume {
                     let restated = TrainingOptions.overlaid(saved, file, flags)
