@@ -263,6 +263,9 @@ struct TrainCommandTests {
         #expect(try TestModels.run(moekit, ["train", "--model", model, "--out", run, "--batch-file", batches, "--steps", "2", "--save-every", "1"] + Self.recipes).status == 0)
         let again = try TestModels.run(moekit, ["train", "--model", model, "--out", run, "--batch-file", batches] + Self.recipes)
         #expect(again.status == 1 && again.output.contains("--resume") && again.output.contains("--force"), "\(again.output)")
+        // --force with an input that fails validation leaves the previous run as it was.
+        let failedForce = try TestModels.run(moekit, ["train", "--model", model, "--out", run, "--batch-file", tmp.file("corrupt.safetensors"), "--force"] + Self.recipes)
+        #expect(failedForce.status == 1 && PathUtilities.exists(run + "/train.jsonl") && PathUtilities.exists(run + "/final"), "\(failedForce.output)")
         let other = try TestModels.run(moekit, ["train", "--model", tmp.file("dense"), "--out", run, "--resume", "--steps", "3"] + Self.recipes)
         #expect(other.status == 1 && other.output.contains("model"), "\(other.output)")
         let changed = try TestModels.run(moekit, ["train", "--out", run, "--resume", "--steps", "3", "--lr", "0.5"] + Self.recipes)

@@ -126,7 +126,7 @@ extension MoekitCommand {
                 }
                 try OutputSafety.checkSeparate(
                     output: options.out, inputs: [options.model, options.data, options.batchFile, options.teacher, options.referenceModel].compactMap { $0 })
-                try prepareRunDirectory(options.out)
+                let clearsPreviousRun = try checkRunDirectory(options.out)
 
                 let model = try TrainableModel(path: options.model, recipesDirectory: recipes)
                 let source: BatchSource
@@ -157,19 +157,25 @@ extension MoekitCommand {
                     options: options, model: model, source: source, teacher: teacherModel, mixtureRule: rule,
                     referenceLosses: references, referenceModel: referenceModel)
                 trainer.progress = { printError($0) }
+                // Everything is validated: only now does --force remove the previous run's files.
+                if clearsPreviousRun {
+                    for name in ["train.jsonl", "checkpoints", "final"] { TemporaryPaths.removeTree(PathUtilities.join(options.out, name)) }
+                }
                 return try trainer.run(resume: resumePath)
             }
             print("trained \(summary.steps) steps: final loss \(String(format: "%.4f", summary.finalLoss)); model in \(summary.finalPath)")
         }
 
-        /// A new run needs an empty or missing directory; `--force` clears a previous run's files; `--resume` keeps them.
-        func prepareRunDirectory(_ run: String) throws {
-            guard !resume, PathUtilities.exists(run) else { return }
+        /// A new run needs a missing or empty directory, or `--force` (then the previous run's log, checkpoints and final
+        /// model are removed once everything else is validated); `--resume` keeps them.
+        /// - Returns: whether a previous run's files must be removed before training.
+        func checkRunDirectory(_ run: String) throws -> Bool {
+            guard !resume, PathUtilities.exists(run) else { return false }
             guard PathUtilities.isDirectory(run) else { throw TrainingError.runExists(path: run) }
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: run)) ?? []
-            guard !entries.isEmpty else { return }
+            guard !entries.isEmpty else { return false }
             guard force else { throw TrainingError.runExists(path: run) }
-            for name in ["train.jsonl", "checkpoints", "final"] { TemporaryPaths.removeTree(PathUtilities.join(run, name)) }
+            return true
         }
 
         /// `{domain: loss}` for every domain of the data.
