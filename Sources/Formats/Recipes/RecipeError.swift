@@ -3,7 +3,8 @@ public enum RecipeError: Error, CustomStringConvertible, Equatable {
     case cannotRead(path: String, reason: String)
     case invalidJSON(path: String, reason: String)
     case schemaViolation(path: String, violations: [String])
-    case directoryNotFound(searched: [String])
+    /// `ResourceLocator` found no `Converters/` directory (the error lists where it looked).
+    case resourceNotFound(ResourceError)
     case unknownArchitecture(String, known: [String])
     case undefinedSymbol(recipe: String, symbol: String, expression: String)
     case invalidExpression(recipe: String, expression: String)
@@ -14,8 +15,8 @@ public enum RecipeError: Error, CustomStringConvertible, Equatable {
         case .invalidJSON(let p, let r): return "\(p): recipe is not valid JSON: \(r)"
         case .schemaViolation(let p, let v):
             return "\(p): recipe does not match Schemas/recipe.schema.json:\n  " + v.joined(separator: "\n  ")
-        case .directoryNotFound(let searched):
-            return "cannot find the Converters/ recipe directory (searched: \(searched.joined(separator: ", "))); pass --recipes DIR or set MOEKIT_CONVERTERS"
+        case .resourceNotFound(let error):
+            return error.description
         case .unknownArchitecture(let a, let known):
             return "no recipe for architecture '\(a)' (recipes: \(known.joined(separator: ", ")))"
         case .undefinedSymbol(let r, let s, let e):
