@@ -231,9 +231,7 @@ public struct EvaluationReport: Sendable {
 
     /// lm-eval's `hash_string`: hex SHA-256 of the UTF-8 bytes.
     public static func sha256Hex(_ text: String) -> String {
-        var hasher = SHA256()
-        hasher.update(Array(text.utf8))
-        return SHA256.hex(hasher.finalize())
+        SHA256.hex(Array(text.utf8))
     }
 
     /// Python's `str(float)` for the values moekit writes (shortest round-trip digits; `inf`, `nan`).

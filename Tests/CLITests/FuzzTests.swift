@@ -247,7 +247,7 @@ struct FuzzTests {
         let total = environment["MOEKIT_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 2000
         let seed = environment["MOEKIT_FUZZ_SEED"].flatMap(UInt64.init) ?? 0x6D6F_656B_6974
         let tmp = TemporaryDirectory(prefix: "moekit-fuzz")
-        let seeds = try makeSeeds(moekit, tmp)
+        let seeds = try Self.makeSeeds(moekit, tmp)
         let failures = FailureLog(directory: FileManager.default.temporaryDirectory.path + "/moekit-fuzz-failures")
         let counts = FailureLog.Counter()
         let workers = 2
@@ -261,12 +261,12 @@ struct FuzzTests {
                 do {
                     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                     defer { try? FileManager.default.removeItem(atPath: directory) }
-                    let (arguments, names) = try prepare(target, index: index, seeds: seeds, directory: directory, rng: &rng)
-                    let outcome = try run(moekit, arguments, in: directory)
+                    let (arguments, names) = try Self.prepare(target, index: index, seeds: seeds, directory: directory, rng: &rng)
+                    let outcome = try Self.run(moekit, arguments, in: directory)
                     counts.add(status: outcome.status)
                     var problem: String?
                     if outcome.timedOut {
-                        problem = "no exit within \(Int(deadline)) s"
+                        problem = "no exit within \(Int(Self.deadline)) s"
                     } else if outcome.signalled {
                         problem = "killed by signal \(outcome.status)"
                     } else if ![0, 1, 64].contains(outcome.status) {
