@@ -248,6 +248,6 @@ public struct EvaluationReport: Sendable {
 
     /// lm-eval prints versions like 1.0 as "1".
     static func versionText(_ version: Double) -> String {
-        version.rounded() == version ? String(Int(version)) : String(version)
+        version.rounded() == version && abs(version) < 1e15 ? String(Int64(version)) : String(version)
     }
 }

@@ -10,8 +10,8 @@ import Testing
 /// with status 0, or 1/64 and a message naming the mutated file — never a signal, a hang (each run has a deadline)
 /// or an allocation beyond an address-space cap (`ulimit -v`), which turns into a crash and so into a failure.
 ///
-/// `MOEKIT_FUZZ_ITERATIONS` sets the number of cases (default 2000, a quarter per target; about a minute on two
-/// cores), `MOEKIT_FUZZ_SEED` the seed. A case is reproducible from the seed and its index alone; failing inputs are
+/// `MOEKIT_FUZZ_ITERATIONS` sets the number of cases (default 1200, a fifth per target; about a minute on two
+/// busy cores), `MOEKIT_FUZZ_SEED` the seed. A case is reproducible from the seed and its index alone; failing inputs are
 /// kept under `$TMPDIR/moekit-fuzz-failures/`.
 @Suite("CLI fuzzing", .serialized)
 struct FuzzTests {
@@ -244,7 +244,7 @@ struct FuzzTests {
     func fuzz() throws {
         let moekit = try CLITests.binary()
         let environment = ProcessInfo.processInfo.environment
-        let total = environment["MOEKIT_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 2000
+        let total = environment["MOEKIT_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 1200
         let seed = environment["MOEKIT_FUZZ_SEED"].flatMap(UInt64.init) ?? 0x6D6F_656B_6974
         let tmp = TemporaryDirectory(prefix: "moekit-fuzz")
         let seeds = try Self.makeSeeds(moekit, tmp)

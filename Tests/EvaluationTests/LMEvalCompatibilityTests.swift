@@ -118,4 +118,11 @@ struct LMEvalCompatibilityTests {
             + [ScoringRequest(context: [], continuation: [5])]
         #expect(throws: FakeScorer.PreconditionViolated.self) { try RequestScheduler(scorers: workers).run(requests) }
     }
+
+    @Test("a task_version too large for an integer prints as a number in the table (found by the CLI fuzzer: it trapped)")
+    func hugeVersion() {
+        #expect(EvaluationReport.versionText(18446744073709551615) == "1.8446744073709552e+19")
+        #expect(EvaluationReport.versionText(2) == "2")
+        #expect(EvaluationReport.versionText(1.5) == "1.5")
+    }
 }
