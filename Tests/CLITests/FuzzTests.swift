@@ -245,7 +245,18 @@ struct FuzzTests {
         let moekit = try CLITests.binary()
         let environment = ProcessInfo.processInfo.environment
         let total = environment["MOEKIT_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 1200
-        let seed = environment["MOEKIT_FUZZ_SEED"].flatMap(UInt64.init) ?? 0x6D6F_656B_6974
+        // Decimal or 0x-prefixed hex; a value that does not parse is an error, not a silent fall-back to the default.
+        let seed: UInt64
+        if let text = environment["MOEKIT_FUZZ_SEED"] {
+            let parsed = text.lowercased().hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
+            guard let parsed else {
+                Issue.record("MOEKIT_FUZZ_SEED=\(text) is not a decimal or 0x-prefixed hexadecimal UInt64")
+                return
+            }
+            seed = parsed
+        } else {
+            seed = 0x6D6F_656B_6974
+        }
         let tmp = TemporaryDirectory(prefix: "moekit-fuzz")
         let seeds = try Self.makeSeeds(moekit, tmp)
         let failures = FailureLog(directory: FileManager.default.temporaryDirectory.path + "/moekit-fuzz-failures")
