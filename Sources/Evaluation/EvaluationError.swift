@@ -1,3 +1,5 @@
+import Formats
+
 /// Everything that can go wrong while loading tasks, reading data or scoring: one typed error for the module.
 ///
 /// Associated values carry the context a user needs to fix the input: the file, the line, the field (as a JSON
@@ -5,8 +7,8 @@
 public enum EvaluationError: Error, CustomStringConvertible, Equatable, Sendable {
     /// No task file named `name.json` in the task directory.
     case unknownTask(String, known: [String])
-    /// The `Tasks/` directory could not be found.
-    case taskDirectoryNotFound(searched: [String])
+    /// The built-in `Tasks/` or `Schemas/` directory could not be found (the error lists where it looked, once).
+    case resourceNotFound(ResourceError)
     /// A file could not be read.
     case cannotRead(path: String, reason: String)
     /// A task file is not JSON.
@@ -34,8 +36,8 @@ public enum EvaluationError: Error, CustomStringConvertible, Equatable, Sendable
         switch self {
         case .unknownTask(let name, let known):
             return "unknown task '\(name)' (available: \(known.joined(separator: ", ")))"
-        case .taskDirectoryNotFound(let searched):
-            return "cannot find the Tasks/ directory (searched: \(searched.joined(separator: ", "))); pass --task-dir DIR or set MOEKIT_TASKS"
+        case .resourceNotFound(let error):
+            return error.description
         case .cannotRead(let path, let reason):
             return "\(path): cannot read: \(reason)"
         case .invalidTaskJSON(let path, let reason):

@@ -10,14 +10,24 @@ import Tokenizer
 /// (`ScoringRequest.truncated(toFit:)`); rolling documents use windows of `contextLength − 1` predicted tokens.
 public final class EvaluationHarness {
     /// The model.
-    public let scorer: any TokenScorer
+    public var scorer: any TokenScorer { scorers[0] }
+    /// One scorer per worker (`RequestScheduler(scorers:)`); one means contexts are scored one at a time.
+    public let scorers: [any TokenScorer]
     /// The model's tokenizer.
     public let tokenizer: any TextTokenizer
     /// Run settings.
     public let options: EvaluationOptions
 
-    public init(scorer: any TokenScorer, tokenizer: any TextTokenizer, options: EvaluationOptions = EvaluationOptions()) {
-        self.scorer = scorer
+    public convenience init(scorer: any TokenScorer, tokenizer: any TextTokenizer, options: EvaluationOptions = EvaluationOptions()) {
+        self.init(scorers: [scorer], tokenizer: tokenizer, options: options)
+    }
+
+    /// A harness that scores contexts on `scorers.count` workers, one scorer each (the same model, separate caches
+    /// and scratch). Results equal those of a one-scorer harness.
+    /// - Precondition: `scorers` is not empty.
+    public init(scorers: [any TokenScorer], tokenizer: any TextTokenizer, options: EvaluationOptions = EvaluationOptions()) {
+        precondition(!scorers.isEmpty, "EvaluationHarness needs at least one scorer")
+        self.scorers = scorers
         self.tokenizer = tokenizer
         self.options = options
     }
@@ -39,7 +49,10 @@ public final class EvaluationHarness {
         }
         let path = try task.dataPath(dataDirectory: options.dataDirectory)
         let documents = try TaskDataReader.read(task, path: path)
-        let effective = min(options.limit ?? documents.count, documents.count)
+        if let fraction = options.limitFraction, !(fraction > 0 && fraction < 1) {
+            throw EvaluationError.invalidOption("--limit fraction must lie strictly between 0 and 1, got \(fraction)")
+        }
+        let effective = options.effectiveCount(documents.count)
         let shots = task.outputType == .loglikelihoodRolling ? 0 : (options.numFewShot ?? task.fewShot.count)
         let seed = options.seed ?? task.fewShot.seed
         let builder = PromptBuilder(task: task, documents: documents, shots: shots, seed: seed)
@@ -62,7 +75,7 @@ public final class EvaluationHarness {
         }
 
         let started = Date()
-        let scores = try RequestScheduler(scorer: scorer).run(requests) { fraction in
+        let scores = try RequestScheduler(scorers: scorers).run(requests) { fraction in
             progress?(EvaluationProgress(task: task.name, itemsTotal: effective, fraction: fraction, elapsed: Date().timeIntervalSince(started)))
         }
         let seconds = Date().timeIntervalSince(started)

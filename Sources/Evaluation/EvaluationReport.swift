@@ -8,14 +8,60 @@ public struct EvaluationReport: Sendable {
     public var results: [TaskResult]
     /// Run description echoed under `config` (model path, limit, seed, num_fewshot, …), in order.
     public var config: [(String, JSONValue)]
+    /// Model name and start/end times (lm-eval's `EvaluationTracker` fields); nil leaves them out.
+    public var run: RunInfo?
 
-    public init(results: [TaskResult], config: [(String, JSONValue)]) {
+    public init(results: [TaskResult], config: [(String, JSONValue)], run: RunInfo? = nil) {
         self.results = results
         self.config = config
+        self.run = run
+    }
+
+    /// What lm-eval's `GeneralConfigTracker` adds to a results file: the model and the run's start and end.
+    public struct RunInfo: Sendable {
+        /// `model_source` (lm-eval: the model type, e.g. "hf"); moekit writes "moekit".
+        public var modelSource: String
+        /// `model_name`: the model as given on the command line (path or Hugging Face id).
+        public var modelName: String
+        /// Wall-clock start of the evaluation.
+        public var startTime: Date
+        /// Wall-clock end of the evaluation.
+        public var endTime: Date
+
+        public init(modelSource: String = "moekit", modelName: String, startTime: Date, endTime: Date) {
+            self.modelSource = modelSource
+            self.modelName = modelName
+            self.startTime = startTime
+            self.endTime = endTime
+        }
+
+        /// `model_name_sanitized`: lm-eval's `sanitize_model_name`, every run of `"<>:/|\?*[]` replaced by `__`
+        /// (the subdirectory name results go to when `--output_path` is a directory).
+        public var modelNameSanitized: String { Self.sanitize(modelName) }
+
+        /// `re.sub(r"[\"<>:/\|\\?\*\[\]]+", "__", name)`.
+        public static func sanitize(_ name: String) -> String {
+            let special: Set<Character> = ["\"", "<", ">", ":", "/", "|", "\\", "?", "*", "[", "]"]
+            var out = ""
+            var inRun = false
+            for character in name {
+                if special.contains(character) {
+                    if !inRun { out += "__" }
+                    inRun = true
+                } else {
+                    out.append(character)
+                    inRun = false
+                }
+            }
+            return out
+        }
     }
 
     /// The results document: `results`, `group_subtasks`, `configs`, `versions`, `n-shot`, `higher_is_better`,
-    /// `n-samples`, `config`, `date`, `total_evaluation_time_seconds`.
+    /// `n-samples`, `config`, `date`, `total_evaluation_time_seconds`, and with `run` lm-eval's tracker fields
+    /// `task_hashes`, `model_source`, `model_name`, `model_name_sanitized`, `start_time`, `end_time` (Unix seconds;
+    /// lm-eval writes a monotonic clock there, whose difference is the same) and `total_evaluation_time_seconds`
+    /// = `str(end_time − start_time)`.
     ///
     /// Metric keys are `"<metric>,none"` and `"<metric>_stderr,none"`; an unavailable standard error is the
     /// string `"N/A"`, as lm-eval writes it.
@@ -48,13 +94,25 @@ public struct EvaluationReport: Sendable {
             ]))
         }
         let total = self.results.reduce(0) { $0 + $1.seconds }
-        return .object(JSONObject([
+        var document = JSONObject([
             ("results", .object(results)), ("group_subtasks", .object(subtasks)), ("configs", .object(configs)),
             ("versions", .object(versions)), ("n-shot", .object(shots)), ("higher_is_better", .object(higher)),
             ("n-samples", .object(samples)), ("config", .object(JSONObject(config))),
-            ("date", .number(date.timeIntervalSince1970)),
+            ("date", .number(run?.startTime.timeIntervalSince1970 ?? date.timeIntervalSince1970)),
             ("total_evaluation_time_seconds", .string(String(format: "%.3f", total))),
-        ]))
+        ])
+        if let run {
+            var hashes = JSONObject()
+            for result in self.results { hashes[result.task.name] = .string(Self.taskHash(result)) }
+            document["task_hashes"] = .object(hashes)
+            document["model_source"] = .string(run.modelSource)
+            document["model_name"] = .string(run.modelName)
+            document["model_name_sanitized"] = .string(run.modelNameSanitized)
+            document["start_time"] = .number(run.startTime.timeIntervalSince1970)
+            document["end_time"] = .number(run.endTime.timeIntervalSince1970)
+            document["total_evaluation_time_seconds"] = .string(String(run.endTime.timeIntervalSince(run.startTime)))
+        }
+        return .object(document)
     }
 
     /// The Markdown table lm-eval prints (`|Tasks|Version|Filter|n-shot|Metric| |Value| |Stderr|`), values and
@@ -89,35 +147,98 @@ public struct EvaluationReport: Sendable {
         return ([line(header), rule] + rows.map(line)).joined(separator: "\n") + "\n"
     }
 
-    /// One JSON line per item of `result` for `--log-samples`: `doc_id`, `doc`, `target`, `arguments`
-    /// (`[context, continuation]` per request), `resps` (`[loglikelihood, is_greedy]` per request or window) and the
-    /// per-item metric values.
+    /// One JSON line per item of `result` for `--log-samples`, as lm-eval's `EvaluationTracker.save_results_samples`
+    /// writes them (`samples_<task>_<date>.jsonl`): see `sampleRecord(_:of:)`.
     public static func sampleLines(_ result: TaskResult) -> String {
-        var out = ""
-        for item in result.items {
-            let target: JSONValue
-            switch item.document.content {
-            case .choices(_, let gold), .contextOptions(_, _, let gold): target = .integer(Int64(gold))
-            case .target(let text): target = .string(result.task.targetDelimiter + text)
-            case .text: target = .string("")
-            }
-            var record = JSONObject([
-                ("doc_id", .integer(Int64(item.index))), ("line", .integer(Int64(item.document.line))), ("doc", item.document.row),
-                ("target", target),
-                ("arguments", .array(item.requests.map { .array([.string($0.context), .string($0.continuation)]) })),
-                ("resps", .array(item.scores.map { .array([number($0.logLikelihood), .bool($0.isGreedy)]) })),
-            ])
-            for metric in result.task.metrics {
-                if let value = item.metrics[metric] { record[metric.rawValue] = number(value) }
-            }
-            if let rolling = item.rolling {
-                record["loglikelihood"] = number(rolling.logLikelihood)
-                record["words"] = .integer(Int64(rolling.words))
-                record["bytes"] = .integer(Int64(rolling.bytes))
-            }
-            out += JSONWriter.serialize(.object(record)) + "\n"
+        result.items.map { JSONWriter.serialize(sampleRecord($0, of: result)) + "\n" }.joined()
+    }
+
+    /// One sample record in lm-eval's shape (`lm_eval/evaluator.py` `log_samples` + `save_results_samples`):
+    /// `doc_id`, `doc` (the data row), `target` (as `str(target)`: the gold index for multiple choice, the shared
+    /// continuation for partial scoring, the target for LAMBADA, the text for rolling documents), `arguments`
+    /// (`{"gen_args_<i>": {"arg_0": context, "arg_1": continuation}}` per request), `resps` and `filtered_resps`
+    /// (Python `str` of each `(loglikelihood, is_greedy)` response, e.g. `["-4.25", "False"]`; rolling documents: the
+    /// summed log-likelihood), `filter` ("none"), `metrics` (names), `doc_hash` (SHA-256 of the row as Python's
+    /// `json.dumps(doc, indent=2, ensure_ascii=False)`), `prompt_hash` (SHA-256 of the first request's context),
+    /// `target_hash` (SHA-256 of `target`), then each metric's value (rolling metrics as `[loglikelihood, count]`).
+    public static func sampleRecord(_ item: ItemOutcome, of result: TaskResult) -> JSONValue {
+        let task = result.task
+        let target: String
+        var arguments: [[String]]
+        var resps: [[JSONValue]]
+        switch item.document.content {
+        case .choices(_, let gold): target = String(gold)
+        case .contextOptions(_, let continuation, _): target = continuation
+        case .target(let text): target = task.targetDelimiter + text
+        case .text(let text): target = text
         }
-        return out
+        if let rolling = item.rolling, case .text(let text) = item.document.content {
+            arguments = [[text]]
+            resps = [[.string(pythonString(rolling.logLikelihood))]]
+        } else {
+            arguments = item.requests.map { [$0.context, $0.continuation] }
+            resps = item.scores.map { [.array([.string(pythonString($0.logLikelihood)), .string($0.isGreedy ? "True" : "False")])] }
+        }
+        var gen = JSONObject()
+        for (i, argument) in arguments.enumerated() {
+            var args = JSONObject()
+            for (j, value) in argument.enumerated() { args["arg_\(j)"] = .string(value) }
+            gen["gen_args_\(i)"] = .object(args)
+        }
+        var metricValues: [(String, JSONValue)] = []
+        for metric in task.metrics {
+            if let rolling = item.rolling {
+                switch metric {
+                case .wordPerplexity: metricValues.append((metric.rawValue, .array([number(rolling.logLikelihood), .integer(Int64(rolling.words))])))
+                case .bytePerplexity, .bitsPerByte:
+                    metricValues.append((metric.rawValue, .array([number(rolling.logLikelihood), .integer(Int64(rolling.bytes))])))
+                default: break
+                }
+            } else if let value = item.metrics[metric] {
+                if case .target = item.document.content, metric == .acc {
+                    metricValues.append((metric.rawValue, .integer(Int64(value))))  // lm-eval: int(is_greedy)
+                } else {
+                    metricValues.append((metric.rawValue, number(value)))
+                }
+            }
+        }
+        let hashes = sampleHashes(item, target: target, prompt: arguments.first?.first ?? "")
+        var record = JSONObject([
+            ("doc_id", .integer(Int64(item.index))), ("doc", item.document.row), ("target", .string(target)),
+            ("arguments", .object(gen)), ("resps", .array(resps.map { .array($0) })),
+            ("filtered_resps", .array(resps.map { $0.first ?? .null })), ("filter", .string("none")),
+            ("metrics", .array(metricValues.map { .string($0.0) })),
+            ("doc_hash", .string(hashes.doc)), ("prompt_hash", .string(hashes.prompt)), ("target_hash", .string(hashes.target)),
+        ])
+        for (key, value) in metricValues { record[key] = value }
+        return .object(record)
+    }
+
+    /// lm-eval's `task_hashes` entry: SHA-256 of the concatenated `doc_hash + prompt_hash + target_hash` of every
+    /// sample, in document order.
+    public static func taskHash(_ result: TaskResult) -> String {
+        var joined = ""
+        for item in result.items {
+            guard case .object(let record) = sampleRecord(item, of: result) else { continue }
+            for key in ["doc_hash", "prompt_hash", "target_hash"] { joined += record[key]?.stringValue ?? "" }
+        }
+        return sha256Hex(joined)
+    }
+
+    static func sampleHashes(_ item: ItemOutcome, target: String, prompt: String) -> (doc: String, prompt: String, target: String) {
+        (sha256Hex(JSONWriter.serialize(item.document.row, indent: 2)), sha256Hex(prompt), sha256Hex(target))
+    }
+
+    /// lm-eval's `hash_string`: hex SHA-256 of the UTF-8 bytes.
+    public static func sha256Hex(_ text: String) -> String {
+        SHA256.hex(Array(text.utf8))
+    }
+
+    /// Python's `str(float)` for the values moekit writes (shortest round-trip digits; `inf`, `nan`).
+    static func pythonString(_ value: Double) -> String {
+        if value.isNaN { return "nan" }
+        if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+        return "\(value)"
     }
 
     /// A JSON number, or a string for non-finite values (JSON has no inf/NaN).
@@ -127,6 +248,6 @@ public struct EvaluationReport: Sendable {
 
     /// lm-eval prints versions like 1.0 as "1".
     static func versionText(_ version: Double) -> String {
-        version.rounded() == version ? String(Int(version)) : String(version)
+        version.rounded() == version && abs(version) < 1e15 ? String(Int64(version)) : String(version)
     }
 }

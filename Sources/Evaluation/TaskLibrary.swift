@@ -16,43 +16,33 @@ public struct TaskLibrary: Sendable {
     }
 
     /// The library a CLI run uses: `userDirectory` (`--task-dir`) first, then the built-in `Tasks/` found by
-    /// `locateBuiltInDirectory()`; the schema is the `Schemas/task.schema.json` beside the built-in directory.
-    /// - Throws: `EvaluationError.taskDirectoryNotFound` when neither exists.
+    /// `locateBuiltInDirectory()`. The schema is the bundled `Schemas/task.schema.json` (`ResourceLocator`), so a
+    /// task directory anywhere validates without a `Schemas/` beside it.
+    /// - Throws: `EvaluationError.resourceNotFound` when no built-in `Tasks/` is found and no `userDirectory` is
+    ///   given, or when no `Schemas/` is found; `.cannotRead` for a `userDirectory` that is not a directory.
     public static func standard(userDirectory: String? = nil) throws(EvaluationError) -> TaskLibrary {
         var directories: [String] = []
-        if let userDirectory { directories.append(userDirectory) }
-        let builtIn: String?
-        do { builtIn = try locateBuiltInDirectory() } catch {
+        if let userDirectory {
+            guard PathUtilities.isDirectory(userDirectory) else {
+                throw .cannotRead(path: userDirectory, reason: "--task-dir: not a directory")
+            }
+            directories.append(userDirectory)
+        }
+        do {
+            directories.append(try locateBuiltInDirectory())
+        } catch {
             if userDirectory == nil { throw error }
-            builtIn = nil
         }
-        if let builtIn { directories.append(builtIn) }
-        let schemaCandidates = directories.map {
-            URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent("Schemas/task.schema.json").path
-        }
-        guard let schemaPath = schemaCandidates.first(where: PathUtilities.exists) else {
-            throw .cannotRead(path: schemaCandidates.last ?? "Schemas/task.schema.json", reason: "task schema not found")
-        }
-        return try TaskLibrary(directories: directories, schemaPath: schemaPath)
+        let schemas: String
+        do { schemas = try ResourceLocator.locate(.schemas) } catch { throw .resourceNotFound(error) }
+        return try TaskLibrary(directories: directories, schemaPath: PathUtilities.join(schemas, "task.schema.json"))
     }
 
-    /// Finds the built-in `Tasks/` directory: `$MOEKIT_TASKS`, or a `Tasks` folder (holding `piqa.json`) in the
-    /// executable's directory or any of its parents (so `.build/release/moekit` finds the repository's), or in the
-    /// current directory. Mirrors `RecipeLibrary.locateDirectory` for `Converters/`.
+    /// Finds the built-in `Tasks/` directory by `ResourceLocator`'s search order: `$MOEKIT_TASKS`,
+    /// `$MOEKIT_RESOURCES/Tasks`, then a `Tasks` folder holding `piqa.json` beside the executable or in a parent,
+    /// directly or under `share/moekit/`.
     public static func locateBuiltInDirectory() throws(EvaluationError) -> String {
-        var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["MOEKIT_TASKS"] { candidates.append(env) }
-        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<6 {
-            candidates.append(dir.appendingPathComponent("Tasks").path)
-            candidates.append(dir.appendingPathComponent("share/moekit/Tasks").path)
-            dir.deleteLastPathComponent()
-        }
-        candidates.append(FileManager.default.currentDirectoryPath + "/Tasks")
-        for candidate in candidates where PathUtilities.isDirectory(candidate) && PathUtilities.exists(candidate + "/piqa.json") {
-            return candidate
-        }
-        throw .taskDirectoryNotFound(searched: candidates)
+        do { return try ResourceLocator.locate(.tasks) } catch { throw .resourceNotFound(error) }
     }
 
     /// Names of every task file in the searched directories, sorted.
@@ -68,12 +58,28 @@ public struct TaskLibrary: Sendable {
     /// Loads and validates the task called `name`.
     /// - Throws: `EvaluationError.unknownTask` when no directory has `<name>.json`; `.invalidTaskJSON`,
     ///   `.schemaViolation` (each violation names the field by JSON pointer) or `.invalidTask` for a bad file.
+    ///
+    /// A name no file carries is looked up among the tasks' `lm_eval_names` (lm-evaluation-harness's names for the
+    /// same benchmark, e.g. `social_iqa` for `siqa`); the task is then reported under the name asked for.
     public func task(named name: String) throws(EvaluationError) -> TaskDefinition {
         let isPlainName = !name.isEmpty && !name.contains("/") && name != "." && name != ".."
         if isPlainName {
             for directory in directories {
                 let path = PathUtilities.join(directory, name + ".json")
                 if PathUtilities.exists(path) { return try load(path: path) }
+            }
+            for directory in directories {
+                let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+                for file in files {
+                    let path = PathUtilities.join(directory, file)
+                    guard let json = try? Self.readJSON(path),
+                          json["lm_eval_names"]?.arrayValue?.contains(.string(name)) == true
+                    else { continue }
+                    var task = try load(path: path)
+                    if task.alias == task.name { task.alias = name }
+                    task.name = name
+                    return task
+                }
             }
         }
         throw .unknownTask(name, known: taskNames)

@@ -19,6 +19,12 @@ public struct MoETarget: Sendable {
         library.recipes.values.filter { $0.moe != nil && $0.expertCountField != nil }.map(\.name).sorted()
     }
 
+    /// Whether `library` has an MoE target called `name` (a recipe with `expert_count` and a `moe` section).
+    public static func exists(_ name: String, in library: RecipeLibrary) -> Bool {
+        guard let recipe = library.recipes[name] else { return false }
+        return recipe.moe != nil && recipe.expertCountField != nil
+    }
+
     /// Reads target `name` from `library`.
     /// - Throws: `MoEWriterError.unknownTarget` (listing the known targets) when there is no such MoE recipe, or
     ///   `.invalidTarget` when the recipe lacks a role the writer needs.

@@ -106,7 +106,7 @@ struct HarnessTests {
         let first = try JSONParser.parse(String(lines[0]))
         #expect(first["doc_id"] == .integer(0))
         #expect(first["resps"]?.arrayValue?.count == 2)
-        #expect(first["arguments"]?.arrayValue?[0].arrayValue?[0] == .string("Question: How do I ready a guinea pig cage for it's new occupants?\nAnswer:"))
+        #expect(first["arguments"]?["gen_args_0"]?["arg_0"] == .string("Question: How do I ready a guinea pig cage for it's new occupants?\nAnswer:"))
 
         // One item: stderr is "N/A", as lm-eval writes it.
         let one = try EvaluationHarness(scorer: FakeScorer(), tokenizer: CharacterTokenizer(), options: EvaluationOptions(limit: 1)).evaluate(piqa)

@@ -1,3 +1,5 @@
+import Foundation
+import TestSupport
 import Testing
 
 @testable import Formats
@@ -280,5 +282,60 @@ struct GGUFBadInputTests {
         #expect(layout.alignment == 64)
         #expect(layout.tensorInfos.map(\.offset) == [0, 64])
         #expect(layout.dataOffset % 64 == 0)
+    }
+}
+
+/// Counts in GGUF metadata that the file cannot hold are refused before anything is allocated from them (fuzzer
+/// cases 1751, 1756: `llama.block_count` 536870914 in a 20-tensor file tried to allocate 3.8 GB).
+@Suite("GGUF metadata counts against the file")
+struct GGUFMetadataCountTests {
+    @Test("a block count beyond the file's tensors names the file, the key, the bound and the value")
+    func hugeBlockCount() throws {
+        let tmp = TemporaryDirectory()
+        try TinyLlama().writeHFDirectory(tmp.file("hf"))
+        try ConversionTests.hfToGGUF(tmp.file("hf"), tmp.file("m.gguf"), type: .f32)
+        let source = try GGUFFile(path: tmp.file("m.gguf"))
+        let n = source.tensors.count
+        for count: UInt32 in [536_870_914, UInt32(n + 1)] {
+            var metadata = source.metadata
+            metadata["llama.block_count"] = .uint32(count)
+            let broken = tmp.file("blocks-\(count).gguf")
+            try GGUFWriter.write(path: broken, metadata: metadata, tensors: source.tensors.map { OutputTensor(copying: $0) })
+            let expected = ConversionError.invalidConfigValue(
+                path: broken, field: "llama.block_count",
+                expected: "a block count from 0 to \(n) (the checkpoint holds \(n) tensors)", found: "\(count)")
+            #expect(throws: expected) { try ConversionTests.ggufToHF(broken, tmp.file("out-\(count)")) }
+            #expect(!FileManager.default.fileExists(atPath: tmp.file("out-\(count)/config.json")))
+        }
+        // A count the file can hold but whose tensors are missing is the missing tensor, not the count.
+        var metadata = source.metadata
+        metadata["llama.block_count"] = .uint32(3)
+        try GGUFWriter.write(path: tmp.file("three.gguf"), metadata: metadata, tensors: source.tensors.map { OutputTensor(copying: $0) })
+        #expect(throws: ConversionError.self) { try ConversionTests.ggufToHF(tmp.file("three.gguf"), tmp.file("out-3")) }
+    }
+
+    @Test("a head count that does not divide the hidden size names the GGUF file and both values")
+    func headCountNotDividing() throws {
+        let tmp = TemporaryDirectory()
+        try TinyLlama().writeHFDirectory(tmp.file("hf"))
+        try ConversionTests.hfToGGUF(tmp.file("hf"), tmp.file("m.gguf"), type: .f32)
+        let source = try GGUFFile(path: tmp.file("m.gguf"))
+        var metadata = source.metadata
+        metadata["llama.attention.head_count"] = .uint32(0)
+        metadata["llama.rope.dimension_count"] = nil
+        let broken = tmp.file("heads.gguf")
+        try GGUFWriter.write(path: broken, metadata: metadata, tensors: source.tensors.map { OutputTensor(copying: $0) })
+        do {
+            try ConversionTests.ggufToHF(broken, tmp.file("out"))
+            Issue.record("expected an error")
+        } catch let error as RecipeError {
+            guard case .invalidDimension(_, let file, _, _, let values, _) = error else {
+                Issue.record("expected invalidDimension, got \(error)")
+                return
+            }
+            #expect(file == broken)
+            #expect(values.contains("num_attention_heads = 0"))
+            #expect(error.description.hasPrefix(broken + ": "))
+        }
     }
 }

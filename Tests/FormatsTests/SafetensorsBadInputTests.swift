@@ -168,3 +168,85 @@ struct SafetensorsBadInputTests {
         }
     }
 }
+
+/// Values in a Hugging Face directory's config.json that the safetensors cannot back are refused before anything
+/// is allocated from them, naming config.json, the field and what the checkpoint holds (fuzzer cases 947, 347,
+/// 522: `vocab_size` 4294967296 tried to allocate 64 GiB of token strings; a head count that does not divide the
+/// hidden size was reported without the file or the values).
+@Suite("HF config values against the checkpoint")
+struct HFConfigAgainstCheckpointTests {
+    static func directory(_ tmp: TemporaryDirectory, _ change: (inout JSONObject) -> Void) throws -> (dir: String, config: String) {
+        let dir = tmp.file("hf")
+        if !FileManager.default.fileExists(atPath: dir) { try TinyLlama().writeHFDirectory(dir) }
+        var config = TinyLlama().config().objectValue!
+        change(&config)
+        try AtomicFileWriter.write(JSONWriter.bytes(.object(config)), to: dir + "/config.json")
+        return (dir, dir + "/config.json")
+    }
+
+    static func converter(_ dir: String) throws -> HuggingFaceToGGUF {
+        let (library, table) = try ConversionTests.tools()
+        return try HuggingFaceToGGUF(directory: dir, recipes: library, preTokenizers: table)
+    }
+
+    @Test("vocab_size that contradicts the embedding rows names config.json, the tensor and both values")
+    func vocabularySize() throws {
+        let tmp = TemporaryDirectory()
+        let (dir, config) = try Self.directory(tmp) { $0["vocab_size"] = .integer(4_294_967_296) }
+        let expected = ConversionError.invalidConfigValue(
+            path: config, field: "vocab_size",
+            expected: "\(TinyLlama.vocabularySize), the rows of embedding tensor 'model.embed_tokens.weight' in \(dir)",
+            found: "4294967296")
+        #expect(throws: expected) { try Self.converter(dir).vocabularySize() }
+        // The whole conversion refuses it too (the u32 type check of the GGUF key comes first there).
+        #expect(throws: ConversionError.self) { try ConversionTests.hfToGGUF(dir, tmp.file("x.gguf")) }
+        #expect(!FileManager.default.fileExists(atPath: tmp.file("x.gguf")))
+        // Negative and non-integer values; the matching value and no value at all.
+        _ = try Self.directory(tmp) { $0["vocab_size"] = .integer(-1) }
+        #expect(throws: ConversionError.self) { try Self.converter(dir).vocabularySize() }
+        _ = try Self.directory(tmp) { $0["vocab_size"] = .string("260") }
+        #expect(throws: ConversionError.self) { try Self.converter(dir).vocabularySize() }
+        _ = try Self.directory(tmp) { _ in }
+        #expect(try Self.converter(dir).vocabularySize() == TinyLlama.vocabularySize)
+        _ = try Self.directory(tmp) { $0["vocab_size"] = nil }
+        #expect(try Self.converter(dir).vocabularySize() == TinyLlama.vocabularySize)
+    }
+
+    @Test("a layer count beyond the checkpoint's tensors names config.json, the field, the bound and the value")
+    func layerCount() throws {
+        let tmp = TemporaryDirectory()
+        let (dir, config) = try Self.directory(tmp) { $0["num_hidden_layers"] = .integer(1_000_000) }
+        let n = try SafetensorsFile(path: dir + "/model.safetensors").tensors.count
+        let expected = ConversionError.invalidConfigValue(
+            path: config, field: "num_hidden_layers",
+            expected: "a block count from 0 to \(n) (the checkpoint holds \(n) tensors)", found: "1000000")
+        #expect(throws: expected) { try ConversionTests.hfToGGUF(dir, tmp.file("x.gguf")) }
+        #expect(throws: expected) { try Self.converter(dir).zeroFilledTensors() }
+    }
+
+    @Test("a head count that does not divide the hidden size names config.json and the values",
+          arguments: [(1_000_000, "64 is not divisible by 1000000"), (0, "division by zero ('num_attention_heads' is 0)")])
+    func headCount(heads: Int, problem: String) throws {
+        let tmp = TemporaryDirectory()
+        let (dir, config) = try Self.directory(tmp) { $0["num_attention_heads"] = .integer(Int64(heads)) }
+        let expected = RecipeError.invalidDimension(
+            recipe: "llama", source: config, dimension: nil, expression: "hidden_size/num_attention_heads",
+            values: ["hidden_size = 64", "num_attention_heads = \(heads)"], problem: problem)
+        #expect(throws: expected) { try ConversionTests.hfToGGUF(dir, tmp.file("x.gguf")) }
+        #expect(expected.description.contains(config))
+        #expect(expected.description.contains("num_attention_heads = \(heads)"))
+    }
+
+    @Test("dimension arithmetic from config values never traps")
+    func overflow() throws {
+        let resolver = DimensionResolver(values: ["a": Int.max, "b": 2, "n": -4], recipeName: "t", source: "c.json")
+        #expect(throws: RecipeError.invalidDimension(
+            recipe: "t", source: "c.json", dimension: nil, expression: "a*b", values: ["a = \(Int.max)", "b = 2"],
+            problem: "the product overflows a 64-bit integer")) { try resolver.evaluate("a*b") }
+        #expect(throws: RecipeError.self) { try resolver.evaluate("n*b") }
+        #expect(throws: RecipeError.undefinedSymbol(recipe: "t", symbol: "x", expression: "x/b", source: "c.json")) {
+            try resolver.evaluate("x/b")
+        }
+        #expect(try resolver.evaluate("b*b*3") == 12)
+    }
+}

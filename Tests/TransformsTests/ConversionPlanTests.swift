@@ -242,3 +242,29 @@ struct ConversionPlanTests {
         #expect(throws: TransformError.self) { try exact.plannedLayers(count: 1) { _ in nil } }
     }
 }
+
+/// An unknown `target` in a plan file is refused naming the file (fuzzer case 899: "mixtral-1e400").
+@Suite("Conversion plan targets")
+struct ConversionPlanTargetTests {
+    @Test("an unknown target in a plan file names the file, /target, the known targets and the value")
+    func unknownTarget() throws {
+        let library = try RecipeLibrary(directory: TestModels.repositoryRoot + "/Converters")
+        let text = #"{"operation": "split", "experts": 4, "top_k": 2, "target": "mixtral-1e400"}"#
+        let plan = try PlanReader.parse(Array(text.utf8), isYAML: false, path: "dir/plan.json", schema: ConversionPlanTests.schema)
+        let known = MoETarget.known(in: library)
+        #expect(known.contains("mixtral"))
+        #expect(throws: PlanError.invalidField(
+            path: "dir/plan.json", field: "/target",
+            expected: "one of the MoE targets \(known.joined(separator: ", ")) (recipes in Converters/ with expert_count and a moe section)",
+            found: "\"mixtral-1e400\"")) { try plan.checkTarget(in: library) }
+        // A dense recipe is not a target either; a known target and no target pass.
+        var dense = plan
+        dense.target = "llama"
+        #expect(throws: PlanError.self) { try dense.checkTarget(in: library) }
+        var good = plan
+        good.target = "mixtral"
+        try good.checkTarget(in: library)
+        good.target = nil
+        try good.checkTarget(in: library)
+    }
+}

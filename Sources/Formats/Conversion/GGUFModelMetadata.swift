@@ -25,7 +25,7 @@ public enum GGUFModelMetadata {
             return nil
         }
         var pairs: [(String, GGUFValue)] = []
-        var resolver = DimensionResolver(values: [:], recipeName: recipe.name)
+        var resolver = DimensionResolver(values: [:], recipeName: recipe.name, source: configPath)
         for key in recipe.config {
             guard let ggufKey = key.gguf else { continue }
             var json = hfValue(key.hf)

@@ -27,7 +27,7 @@ public struct GGUFToHuggingFace {
     /// The config values of the recipe, read from GGUF metadata (missing ones from defaults).
     public func configValues() throws -> (json: JSONObject, dimensions: DimensionResolver) {
         var json = JSONObject()
-        var resolver = DimensionResolver(values: [:], recipeName: recipe.name)
+        var resolver = DimensionResolver(values: [:], recipeName: recipe.name, source: gguf.path)
         for key in recipe.config {
             guard let ggufName = key.gguf else { continue }
             let ggufKey = recipe.ggufKey(ggufName)
@@ -87,6 +87,7 @@ public struct GGUFToHuggingFace {
     public func hfNamedSources(dimensions: DimensionResolver) throws -> [HFNamedSource] {
         let blocks = dimensions.values[recipe.blockCountHF] ?? 0
         let experts = try recipe.expertCount(dimensions)
+        try checkCounts(blocks: blocks, experts: experts)
         var used = Set<String>()
         var sources: [HFNamedSource] = []
         for (mapping, layer, expert) in RecipeTensorOrder.expandHF(recipe.tensors, blocks: blocks, experts: experts) {
@@ -137,6 +138,22 @@ public struct GGUFToHuggingFace {
             throw ConversionError.unexpectedTensor(path: gguf.path, tensor: tensor.name, hint: "recipe \(recipe.sourcePath)")
         }
         return sources
+    }
+
+    /// Checks the metadata's block and expert counts against the tensors the file holds
+    /// (`ArchitectureRecipe.checkCounts`) before per-block and per-expert entries are expanded from them.
+    func checkCounts(blocks: Int, experts: Int) throws(ConversionError) {
+        var capacity = 0
+        for mapping in recipe.tensors where mapping.stackExperts {
+            let pattern = NamePattern(mapping.gguf)
+            for tensor in gguf.tensors where pattern.match(tensor.name) != nil {
+                // Each expert is a slab of at least one byte.
+                if let outer = tensor.shape.first, outer <= tensor.bytes.count { capacity = max(capacity, outer) }
+            }
+        }
+        try recipe.checkCounts(
+            blocks: blocks, experts: experts, tensorCount: gguf.tensors.count, stackedExpertCapacity: capacity, path: gguf.path,
+            blockKey: recipe.ggufKey(recipe.blockCountGGUF), expertKey: recipe.expertCountKey(gguf: true))
     }
 
     /// Plans the output tensors (HF names, shapes checked against the config, lazy conversion).

@@ -84,11 +84,10 @@ public struct HuggingFaceToGGUF {
 
     /// Plans the GGUF tensors.
     public func plannedTensors(type: GGMLType, dimensions: DimensionResolver) throws -> [OutputTensor] {
-        let blocks = dimensions.values[recipe.blockCountHF] ?? 0
+        let (blocks, experts) = try checkedCounts(dimensions)
         var used = Set<String>()
         var outputs: [OutputTensor] = []
         let tied = tiedEmbeddings
-        let experts = try recipe.expertCount(dimensions)
         var entries: [(ArchitectureRecipe.TensorMapping, Int?, Int?)] = []
         for (mapping, layer) in RecipeTensorOrder.expand(recipe.tensors, blocks: blocks) {
             if mapping.perExpert && !mapping.stackExperts {
@@ -161,7 +160,14 @@ public struct HuggingFaceToGGUF {
                 throw ConversionError.shapeMismatch(path: directory, tensor: hfName, expected: expectedShape, found: tensor.shape)
             }
             let ggufShape = try mapping.ggufShape(dimensions)
-            guard ggufShape.reduce(1, *) == tensor.elementCount else {
+            var ggufElements = 1
+            var overflow = false
+            for dimension in ggufShape {
+                let (product, o) = ggufElements.multipliedReportingOverflow(by: dimension)
+                ggufElements = product
+                overflow = overflow || o
+            }
+            guard !overflow, ggufElements == tensor.elementCount else {
                 throw ConversionError.shapeMismatch(path: directory, tensor: hfName, expected: ggufShape, found: tensor.shape)
             }
             if let fill = mapping.ggufZeroFill, try Self.isAllZero(tensor) {
@@ -190,6 +196,52 @@ public struct HuggingFaceToGGUF {
         return outputs
     }
 
+    /// The block and expert counts of the config, checked against the tensors the checkpoint holds
+    /// (`ArchitectureRecipe.checkCounts`) before per-block and per-expert entries are expanded from them.
+    /// - Throws: `ConversionError.invalidConfigValue` naming config.json and the field; `RecipeError` for an expert
+    ///   count expression the config cannot satisfy.
+    public func checkedCounts(_ dimensions: DimensionResolver) throws -> (blocks: Int, experts: Int) {
+        let blocks = dimensions.values[recipe.blockCountHF] ?? 0
+        let experts = try recipe.expertCount(dimensions)
+        try recipe.checkCounts(
+            blocks: blocks, experts: experts, tensorCount: checkpoint.tensors.count, path: configPath,
+            blockKey: recipe.blockCountHF, expertKey: recipe.expertCountKey(gguf: false))
+        return (blocks, experts)
+    }
+
+    /// The vocabulary size for the tokenizer: config.json's `vocab_size`, checked against the rows of the embedding
+    /// tensor the checkpoint holds (the rows when the config has no `vocab_size`); nil when neither is known.
+    /// - Throws: `ConversionError.invalidConfigValue` naming config.json, `vocab_size`, the embedding tensor's rows
+    ///   and the value found, when they differ or the value is not a non-negative integer.
+    public func vocabularySize() throws(ConversionError) -> Int? {
+        var embedding: TensorView?
+        var embeddingName = ""
+        for mapping in recipe.tensors(role: .embedding) {
+            for name in [mapping.hf] + mapping.hfAlternatives {
+                if embedding == nil, let tensor = checkpoint.tensor(named: name) { (embedding, embeddingName) = (tensor, name) }
+            }
+        }
+        let rows = embedding.flatMap { $0.shape.count == 2 ? $0.shape[0] : nil }
+        guard let value = config["vocab_size"], value != .null else { return rows }
+        guard let count = value.intValue, count >= 0, count <= Int64(Int.max) else {
+            throw .invalidConfigValue(
+                path: configPath, field: "vocab_size", expected: "a non-negative integer", found: JSONWriter.serialize(value))
+        }
+        if let rows, Int(count) != rows {
+            throw .invalidConfigValue(
+                path: configPath, field: "vocab_size",
+                expected: "\(rows), the rows of embedding tensor '\(embeddingName)' in \(directory)", found: "\(count)")
+        }
+        if rows == nil, Int(count) > checkpoint.tensors.reduce(0, { $0 + $1.elementCount }) {
+            // No embedding to compare with: at least one element per vocabulary entry must be in the checkpoint.
+            throw .invalidConfigValue(
+                path: configPath, field: "vocab_size",
+                expected: "at most the checkpoint's element count \(checkpoint.tensors.reduce(0) { $0 + $1.elementCount })",
+                found: "\(count)")
+        }
+        return Int(count)
+    }
+
     /// Whether every element of `tensor` is ±0.
     static func isAllZero(_ tensor: TensorView) throws -> Bool { try tensor.floats().allSatisfy { $0 == 0 } }
 
@@ -197,7 +249,7 @@ public struct HuggingFaceToGGUF {
     /// tensor is all zeros (a zero Qwen2-MoE `shared_expert_gate`, which llama.cpp turns into NaN logits).
     public func zeroFilledTensors() throws -> [String] {
         var names: [String] = []
-        let blocks = Int(config[recipe.blockCountHF]?.intValue ?? 0)
+        let (blocks, _) = try checkedCounts(try configMetadata().dimensions)
         for (mapping, layer) in RecipeTensorOrder.expand(recipe.tensors, blocks: blocks)
         where mapping.ggufZeroFill != nil && !mapping.perExpert {
             guard let tensor = checkpoint.tensor(named: mapping.hfName(layer: layer, expert: nil)) else { continue }
@@ -241,12 +293,13 @@ public struct HuggingFaceToGGUF {
         let (configPairs, dimensions) = try configMetadata()
         let name = config["_name_or_path"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
             ?? URL(fileURLWithPath: directory).lastPathComponent
-        let vocabularySize = config["vocab_size"]?.intValue.map(Int.init)
+        // Tensors first: planning checks every config dimension against the checkpoint's shapes before the
+        // tokenizer and the RoPE factors allocate from config values.
+        let planned = try plannedTensors(type: type, dimensions: dimensions)
         let metadata = GGUFModelMetadata.metadata(
             recipe: recipe, name: name, type: type, configPairs: configPairs,
-            tokenizer: try tokenizer(vocabularySize: vocabularySize), extra: extraMetadata)
-        let tensors = try (llama3FrequencyFactors(dimensions: dimensions).map { [$0] } ?? [])
-            + plannedTensors(type: type, dimensions: dimensions)
+            tokenizer: try tokenizer(vocabularySize: try vocabularySize()), extra: extraMetadata)
+        let tensors = try (llama3FrequencyFactors(dimensions: dimensions).map { [$0] } ?? []) + planned
         try GGUFWriter.write(path: path, metadata: metadata, tensors: withProgress(tensors, progress), replaceExisting: replaceExisting)
     }
 }

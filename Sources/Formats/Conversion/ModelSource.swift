@@ -40,7 +40,7 @@ public final class ModelSource: @unchecked Sendable {
             let converter = try HuggingFaceToGGUF(directory: path, recipes: recipes, preTokenizers: preTokenizers)
             format = "huggingface"
             config = converter.config
-            tokenizer = try converter.tokenizer(vocabularySize: converter.config["vocab_size"]?.intValue.map(Int.init))
+            tokenizer = try converter.tokenizer(vocabularySize: try converter.vocabularySize())
             tensorNames = converter.checkpoint.tensors.map(\.name)
             decoders = Dictionary(
                 converter.checkpoint.tensors.map { ($0.name, TensorTranscoder(source: $0, target: .dense(.f32))) },

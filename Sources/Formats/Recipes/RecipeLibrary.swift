@@ -7,30 +7,22 @@ public struct RecipeLibrary: Sendable {
     /// Recipes by name.
     public let recipes: [String: ArchitectureRecipe]
 
-    /// Finds the `Converters/` directory: an explicit path, `$MOEKIT_CONVERTERS`, or a `Converters` folder in the
-    /// executable's directory or any of its parents (so `.build/release/moekit` finds the repository's), or in the
-    /// current directory.
+    /// Finds the `Converters/` directory by `ResourceLocator`'s search order: `explicit` (`--recipes DIR`),
+    /// `$MOEKIT_CONVERTERS`, `$MOEKIT_RESOURCES/Converters`, then beside the executable or in a parent, directly or
+    /// under `share/moekit/`.
+    /// - Throws: `RecipeError.resourceNotFound` listing every place searched, once.
     public static func locateDirectory(explicit: String? = nil) throws(RecipeError) -> String {
-        var candidates: [String] = []
-        if let explicit { candidates.append(explicit) }
-        if let env = ProcessInfo.processInfo.environment["MOEKIT_CONVERTERS"] { candidates.append(env) }
-        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath()
-            .deletingLastPathComponent()
-        for _ in 0..<6 {
-            candidates.append(dir.appendingPathComponent("Converters").path)
-            candidates.append(dir.appendingPathComponent("share/moekit/Converters").path)
-            dir.deleteLastPathComponent()
+        do { return try ResourceLocator.locate(.converters, explicit: explicit, flag: "--recipes") } catch {
+            throw .resourceNotFound(error)
         }
-        candidates.append(FileManager.default.currentDirectoryPath + "/Converters")
-        for candidate in candidates where PathUtilities.isDirectory(candidate) {
-            if PathUtilities.exists(candidate + "/llama.json") || explicit == candidate { return candidate }
-        }
-        throw .directoryNotFound(searched: candidates)
     }
 
-    /// Finds the `Schemas/` directory that sits beside a `Converters/` directory.
+    /// The `Schemas/` directory for recipes read from `convertersDirectory`: the one beside it when that holds
+    /// the schemas (repository and install layouts), else the one `ResourceLocator` finds.
     public static func schemaDirectory(besides convertersDirectory: String) -> String {
-        URL(fileURLWithPath: convertersDirectory).deletingLastPathComponent().appendingPathComponent("Schemas").path
+        let beside = URL(fileURLWithPath: convertersDirectory).deletingLastPathComponent().appendingPathComponent("Schemas").path
+        if PathUtilities.exists(PathUtilities.join(beside, MoekitResource.schemas.marker)) { return beside }
+        return (try? ResourceLocator.locate(.schemas)) ?? beside
     }
 
     /// Loads and validates every `*.json` recipe in `directory` against `Schemas/recipe.schema.json` (beside it).

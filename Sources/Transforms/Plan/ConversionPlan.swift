@@ -1,3 +1,5 @@
+import Formats
+
 /// Every setting of a `moekit split` / `upcycle` run, from a plan file (`PlanReader`), the command line, or
 /// both merged (`overriding(with:)`). Optional fields are "not said"; defaults are applied when the plan is
 /// resolved, so that a command-line flag can override the plan field by field.
@@ -65,6 +67,17 @@ public struct ConversionPlan: Sendable, Equatable {
         self.settings = LayerSettings()
         self.overrides = []
         self.origin = origin
+    }
+
+    /// Checks the plan's `target` against the MoE targets of `library`, so that a plan file naming an unknown target
+    /// is refused with the file's path (`origin`) rather than later as a bare unknown target.
+    /// - Throws: `PlanError.invalidField` naming `origin`, `/target`, the known targets and the value found.
+    public func checkTarget(in library: RecipeLibrary) throws(PlanError) {
+        guard let target, !MoETarget.exists(target, in: library) else { return }
+        throw .invalidField(
+            path: origin, field: "/target",
+            expected: "one of the MoE targets \(MoETarget.known(in: library).joined(separator: ", ")) (recipes in Converters/ with expert_count and a moe section)",
+            found: JSONWriter.serialize(.string(target)))
     }
 
     /// This plan with every field that `flags` sets replaced. A flag also clears the same setting in the

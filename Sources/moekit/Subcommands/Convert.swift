@@ -77,7 +77,7 @@ extension MoekitCommand {
                     try converter.write(to: output, type: ggufType, progress: progress, replaceExisting: force)
                 case (false, .gguf):
                     let converter = try HuggingFaceToGGUF(directory: input, recipes: library, preTokenizers: preTokenizers)
-                    let tokenizer = try converter.tokenizer(vocabularySize: converter.config["vocab_size"]?.intValue.map(Int.init))
+                    let tokenizer = try converter.tokenizer(vocabularySize: try converter.vocabularySize())
                     try OutputConventions.requireVocabulary(tokenizer != nil, input: input, allowed: allowNoVocab)
                     let zeroFilled = try converter.zeroFilledTensors()
                     if !zeroFilled.isEmpty {

@@ -93,6 +93,7 @@ struct MoEOutputOptions: ParsableArguments {
         }
         let directory = try RecipeLibrary.locateDirectory(explicit: recipes)
         var loaded = try PlanFile.read(plan, convertersDirectory: directory)
+        if flags.target == nil { try loaded.checkTarget(in: try RecipeLibrary(directory: directory)) }
         guard loaded.operation == flags.operation else {
             throw PlanError.invalidField(
                 path: plan, field: "/operation", expected: "\"\(flags.operation.rawValue)\" (this is moekit \(flags.operation.rawValue))",

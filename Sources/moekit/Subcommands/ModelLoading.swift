@@ -17,10 +17,11 @@ func makeTokenizer(_ source: ModelSource) throws -> any TextTokenizer {
     return try TokenizerFactory.make(data)
 }
 
-/// Builds the scoring model of `source` on the CPU runtime.
-func makeScorer(_ source: ModelSource) throws -> any TokenScorer {
+/// `count` scorers over one loaded model (the weights are shared and immutable; each scorer has its own KV caches
+/// and scratch), for `EvaluationHarness(scorers:)`.
+func makeScorers(_ source: ModelSource, count: Int) throws -> [any TokenScorer] {
     let model = try LanguageModel(config: try ModelConfig(json: source.config), source: source)
-    return ModelScorer(model: model)
+    return (0..<max(1, count)).map { _ in ModelScorer(model: model) }
 }
 
 /// Reads `--text` or `--file` (exactly one).

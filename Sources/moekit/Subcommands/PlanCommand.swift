@@ -29,6 +29,7 @@ extension MoekitCommand {
             try reportingErrors {
                 let directory = try RecipeLibrary.locateDirectory(explicit: recipes)
                 var loaded = try PlanFile.read(plan, convertersDirectory: directory)
+                try loaded.checkTarget(in: try RecipeLibrary(directory: directory))
                 loaded.input = input ?? loaded.input
                 try MoEConversion(plan: loaded, recipes: recipes).run(dryRun: true, json: json, log: nil, label: "plan")
             }
