@@ -3,14 +3,15 @@
 directory loaded with transformers' own class (`MixtralForCausalLM` for the MoE models, `LlamaForCausalLM` for
 SmolLM2 dense), the same shapes, batch and loss as moekit's side:
 
-  * rows: batch × (seq + 1) random token ids (numpy seed 0), inputs tokens[:, :seq], targets tokens[:, 1:];
+  * rows: batch × (seq + 1) token ids from --tokens (raw little-endian int32, the file moekit-bench train writes and
+    its own side reads), inputs tokens[:, :seq], targets tokens[:, 1:];
   * loss: transformers' own — CE over all batch·seq targets (passed as `shift_labels`, so `ForCausalLMLoss` in
     loss/loss_utils.py does not shift them again), plus for MoE models `router_aux_loss_coef` (0.01) ×
     `load_balancing_loss_func` (`output_router_logits=True`; modeling_mixtral.py `MixtralForCausalLM.forward`);
   * step: zero_grad, backward, `clip_grad_norm_(…, 1.0)`, `torch.optim.AdamW(lr 1e-4, betas (0.9, 0.95),
     eps 1e-8, weight_decay 0.1)` step; float32; the default attention implementation (sdpa).
 
-usage: bench_train_torch.py --model DIR --threads N [--batch 4 --seq 256 --steps 3 --warmup 1 --json-out FILE]
+usage: bench_train_torch.py --model DIR --tokens FILE --threads N [--batch 4 --seq 256 --steps 3 --warmup 1 --json-out FILE]
 Prints one line and, with --json-out, writes {tokens_per_s, step_seconds, peak_rss_bytes, …}.
 """
 import argparse
@@ -32,6 +33,7 @@ def peak_rss():
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
+    parser.add_argument("--tokens", required=True)
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--seq", type=int, default=256)
@@ -56,7 +58,7 @@ def main():
         model.router_aux_loss_coef = 0.01
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
-    tokens = torch.tensor(np.random.default_rng(0).integers(0, config.vocab_size, size=(args.batch, args.seq + 1)))
+    tokens = torch.from_numpy(np.fromfile(args.tokens, dtype="<i4").reshape(args.batch, args.seq + 1).astype(np.int64))
     inputs, targets = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
     extra = {"output_router_logits": True} if moe else {}
     times, losses = [], []

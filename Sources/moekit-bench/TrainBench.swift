@@ -22,7 +22,7 @@ struct TrainBench: ParsableCommand {
             Models (made once in --work-directory): mixtral4, a random-init Mixtral of 4 layers, d=576, 9/3 heads, \
             vocab 49152 tied, 8 experts × 192, top-2; smollm2, SmolLM2-135M converted to F32 safetensors; smollm2-8x2, \
             `moekit split --experts 8 --top-k 2 --method random --dtype f32` of it (a Mixtral directory). Both sides \
-            train on the same random token rows (batch × (seq + 1)), CE over batch × seq targets + 0.01 × the HF \
+            train on the same random token rows (batch × (seq + 1), one int32 file), CE over batch × seq targets + 0.01 × the HF \
             load-balancing loss for MoE models (no z-loss: transformers' classes have none), AdamW lr 1e-4, β 0.9/0.95, \
             weight decay 0.1, clip 1. The GEMM share is an estimate: the step's linear-layer GEMMs (forward, input \
             gradient and weight gradient of every projection, experts at a balanced B·T·K/E rows each) replayed alone \
@@ -64,11 +64,12 @@ struct TrainBench: ParsableCommand {
 
     @Option(help: .hidden) var child: String?
     @Option(help: .hidden) var result: String?
+    @Option(help: .hidden) var tokens: String?
 
     func run() throws {
-        if let child, let result {
+        if let child, let result, let tokens {
             let measurement = try Self.measure(
-                model: child, batch: batch, seq: seq, steps: steps, warmup: warmup, recipes: recipes)
+                model: child, tokens: tokens, batch: batch, seq: seq, steps: steps, warmup: warmup, recipes: recipes)
             try Array(JSONWriter.serialize(measurement).utf8).withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: result)) }
             return
         }
@@ -82,6 +83,14 @@ struct TrainBench: ParsableCommand {
         let script = Self.repositoryRoot() + "/scripts/bench_train_torch.py"
         print(String(format: "batch %d × %d tokens (+1 target), %d timed AdamW steps after %d warm-up; load average %@",
                      batch, seq, steps, warmup, Self.loadAverage()))
+        // One token file for every measurement, moekit's and PyTorch's: the same rows, so the first losses agree.
+        let tokensPath = workDirectory + "/tokens-\(batch)x\(seq + 1).i32"
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        let tokens: [Int32] = (0..<(batch * (seq + 1))).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int32((state >> 33) % 49152)  // every benchmark model has SmolLM2's 49152-token vocabulary
+        }
+        try tokens.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: tokensPath)) }
         var rows: [JSONValue] = []
         var table: [String] = []
         for name in configs.split(separator: ",").map(String.init) {
@@ -91,7 +100,7 @@ struct TrainBench: ParsableCommand {
                 try? FileManager.default.removeItem(atPath: out)
                 setenv("MOEKIT_THREADS", String(n), 1)
                 let run = try MeasuredRun.run(selfPath, [
-                    "train", "--child", directory, "--result", out, "--batch", "\(batch)", "--seq", "\(seq)",
+                    "train", "--child", directory, "--result", out, "--tokens", tokensPath, "--batch", "\(batch)", "--seq", "\(seq)",
                     "--steps", "\(steps)", "--warmup", "\(warmup)",
                 ] + (recipes.map { ["--recipes", $0] } ?? []))
                 guard run.status == 0 else { throw BenchError.commandFailed("moekit-bench train --child \(directory)", run.status) }
@@ -101,7 +110,7 @@ struct TrainBench: ParsableCommand {
                     let torchOut = workDirectory + "/torch-\(name)-\(n).json"
                     try? FileManager.default.removeItem(atPath: torchOut)
                     let torchRun = try MeasuredRun.run(python, [
-                        script, "--model", directory, "--threads", "\(n)", "--batch", "\(batch)", "--seq", "\(seq)",
+                        script, "--model", directory, "--tokens", tokensPath, "--threads", "\(n)", "--batch", "\(batch)", "--seq", "\(seq)",
                         "--steps", "\(steps)", "--warmup", "\(warmup)", "--json-out", torchOut,
                     ])
                     guard torchRun.status == 0 else { throw BenchError.commandFailed("\(python) \(script)", torchRun.status) }
@@ -110,10 +119,11 @@ struct TrainBench: ParsableCommand {
                 let rate = ours["tokens_per_s"]?.doubleValue ?? .nan
                 let torchRate = torch["tokens_per_s"]?.doubleValue ?? .nan
                 let line = String(
-                    format: "%-12@ %2d thr | moekit %7.1f tok/s  %5.2f s/step  peak RSS %6.0f MiB  GEMM share ~%3.0f %% | PyTorch %7.1f tok/s  peak RSS %6.0f MiB | %5.2f×",
+                    format: "%-12@ %2d thr | moekit %7.1f tok/s  %5.2f s/step  peak RSS %6.0f MiB  GEMM share ~%3.0f %% | PyTorch %7.1f tok/s  peak RSS %6.0f MiB | %5.2f× | first loss %.4f / %.4f",
                     name, n, rate, ours["step_seconds"]?.doubleValue ?? .nan,
                     Double(ours["peak_rss_bytes"]?.intValue ?? 0) / 1_048_576, 100 * (ours["gemm_share_estimate"]?.doubleValue ?? .nan),
-                    torchRate, Double(torch["peak_rss_bytes"]?.intValue ?? 0) / 1_048_576, rate / torchRate)
+                    torchRate, Double(torch["peak_rss_bytes"]?.intValue ?? 0) / 1_048_576, rate / torchRate,
+                    ours["loss_first"]?.doubleValue ?? .nan, torch["loss_first"]?.doubleValue ?? .nan)
                 print(line)
                 table.append(line)
                 rows.append(.object(JSONObject([
@@ -213,17 +223,16 @@ struct TrainBench: ParsableCommand {
 
     /// One measurement in this process: `warmup` + `steps` AdamW steps on random rows; median step time, peak RSS
     /// (VmHWM) and the replayed-GEMM estimate of the time in matrix products.
-    static func measure(model path: String, batch: Int, seq: Int, steps: Int, warmup: Int, recipes: String?) throws -> JSONValue {
+    static func measure(
+        model path: String, tokens: String, batch: Int, seq: Int, steps: Int, warmup: Int, recipes: String?
+    ) throws -> JSONValue {
         Matmul.useSingleThreadedBLAS()
         let model = try TrainableModel(path: path, recipesDirectory: recipes)
         let c = model.config
-        var state: UInt64 = 0x2545_F491_4F6C_DD1D
-        let rows: [[Int32]] = (0..<batch).map { _ in
-            (0...seq).map { _ in
-                state = state &* 6364136223846793005 &+ 1442695040888963407
-                return Int32((state >> 33) % UInt64(c.vocabularySize))
-            }
-        }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: tokens))
+        guard bytes.count == batch * (seq + 1) * 4 else { throw BenchError.notFound("\(batch) × \(seq + 1) int32 tokens in \(tokens)") }
+        let flat = bytes.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+        let rows: [[Int32]] = (0..<batch).map { Array(flat[($0 * (seq + 1))..<(($0 + 1) * (seq + 1))]) }
         let layout = model.parameters.layout
         let gradients = ParameterBuffer(layout: layout)
         let optimizer = AdamW(layout: layout, settings: AdamW.Settings(beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1))
@@ -252,6 +261,7 @@ struct TrainBench: ParsableCommand {
             }
         }
         let median = times.sorted()[times.count / 2]
+        let peak = peakRSS()  // before the GEMM replay's own buffers
         let gemm = replayTrainingGEMMs(c, rows: batch * (seq + 1))
         let flops = 3 * LogitsBench.forwardFLOPs(c, tokens: seq + 1) * Double(batch)
         let timed = Double(max(1, steps))
@@ -266,7 +276,7 @@ struct TrainBench: ParsableCommand {
             ("gemm_replay_seconds", .number(gemm)), ("gemm_share_estimate", .number(gemm / median)),
             ("matrix_gflop_per_step", .number(flops / 1e9)), ("gflops", .number(flops / median / 1e9)),
             ("loss_first", .number(Double(firstLoss))), ("loss_last", .number(Double(lastLoss))),
-            ("peak_rss_bytes", .integer(Int64(peakRSS()))),
+            ("peak_rss_bytes", .integer(Int64(peak))),
         ]))
     }
 
