@@ -46,7 +46,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "moekit-bench",
-            dependencies: ["Formats", "Runtime", "Tokenizer", "TrainingData", "TensorCore", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Formats", "Runtime", "Tokenizer", "Training", "TrainingData", "TensorCore", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["Formats", "Runtime"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),

@@ -23,6 +23,15 @@ public enum TestFixtures {
     public static let pythonCrossCheckVariable = "MOEKIT_PY_CROSSCHECK"
     /// The Python packages the `MOEKIT_PY_CROSSCHECK=1` tests import (module names).
     public static let crossCheckModules = ["gguf", "safetensors", "numpy", "jsonschema", "yaml"]
+    /// The environment variable naming a Python with torch, transformers, safetensors and numpy for the one-step
+    /// training cross-check (scripts/crosscheck_train_step.py). Like `MOEKIT_BACKWARD_XCHECK_PYTHON` and
+    /// `MOEKIT_FAMILIES_XCHECK_PYTHON` it is opt-in only: torch is several GB, so no run requires it
+    /// (`RequiredFixtureTests` has no check for it) and the test is skipped, with the reason, when it is unset.
+    public static let trainStepCrossCheckPythonVariable = "MOEKIT_TRAIN_XCHECK_PYTHON"
+    /// The opt-in torch cross-checks' Python variables: never required, each turns on its own test only.
+    public static let torchCrossCheckPythonVariables = [
+        "MOEKIT_BACKWARD_XCHECK_PYTHON", "MOEKIT_FAMILIES_XCHECK_PYTHON", trainStepCrossCheckPythonVariable,
+    ]
 
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
 
