@@ -63,32 +63,64 @@ public enum DataPreparation {
             fraction: options.validationFraction, minimumDocuments: options.validationMinimumDocuments)
         guard !options.inputs.isEmpty else { throw TrainingDataError.invalidOption("no inputs given") }
         let workers = max(1, options.workers)
-        let tokenizers = try Self.makeTokenizers(tokenizerData, count: workers)
-        guard let eos = tokenizers[0].eosID else {
-            throw TrainingDataError.unusableTokenizer("the vocabulary has no EOS token to end documents with")
+        // Start-up work overlaps: the tokenizers and the tokenizer identity are built on another thread while
+        // this one opens the output and reads the first batch, and the inputs' SHA-256 runs on a third, ahead
+        // of the reader (the digests are needed only when an input is finished).
+        let setup = Setup()
+        let setupDone = DispatchGroup(), identityDone = DispatchGroup()
+        DispatchQueue.global().async(group: setupDone) {
+            do throws(TokenizerError) { setup.tokenizers = .success(try Self.makeTokenizers(tokenizerData, count: workers)) } catch {
+                setup.tokenizers = .failure(error)
+            }
         }
-        let bosPerDocument = tokenizers[0].encode("", addBOS: true, parseSpecial: false).first.map { $0 == tokenizers[0].bosID } ?? false
-        let dtype = TokenDType.optimal(vocabularySize: tokenizers[0].vocabularySize)
+        DispatchQueue.global().async(group: identityDone) { setup.identity = TokenizerIdentity.of(tokenizerData) }
+        let digests = InputDigests(paths: options.inputs.map(\.path))
+        defer { digests.cancel() }
+        var tokenizers: [any TextTokenizer] = []
+        var eos: Int32 = 0
+        var dtype = TokenDType.int32
+        func awaitTokenizers() throws {
+            guard tokenizers.isEmpty else { return }
+            setupDone.wait()
+            tokenizers = try setup.tokenizers!.get()
+            guard let id = tokenizers[0].eosID else {
+                throw TrainingDataError.unusableTokenizer("the vocabulary has no EOS token to end documents with")
+            }
+            eos = id
+            dtype = TokenDType.optimal(vocabularySize: tokenizers[0].vocabularySize)
+        }
 
-        let output = try OutputDirectory(path: options.output, force: options.force, inputs: options.inputs.map(\.path))
+        let output: OutputDirectory
+        do { output = try OutputDirectory(path: options.output, force: options.force, inputs: options.inputs.map(\.path)) } catch {
+            try awaitTokenizers()  // a tokenizer error comes first, as when the tokenizers were built before
+            throw error
+        }
         defer { output.discard() }
         var inputRecords: [DataIndex.InputRecord] = []
+        // Domains are numbered as the reader meets them; their builders are created once the dtype is known.
+        var domainNames: [String] = []
         var builders: [DomainBuilder] = []
         var builderIndex: [String: Int] = [:]
         func builder(for name: String, source: String) throws -> Int {
             if let index = builderIndex[name] { return index }
             try CorpusInput.validateDomainName(name, source: source)
-            let index = builders.count
-            builders.append(try DomainBuilder(name: name, directory: output.temporaryPath, dtype: dtype, selector: selector))
+            let index = domainNames.count
+            domainNames.append(name)
             builderIndex[name] = index
             return index
+        }
+        func createBuilders() throws {
+            while builders.count < domainNames.count {
+                builders.append(try DomainBuilder(
+                    name: domainNames[builders.count], directory: output.temporaryPath, dtype: dtype, selector: selector))
+            }
         }
 
         let start = Date()
         var totals = (documents: 0, tokens: 0, textBytes: 0)
         // Reading runs one batch ahead of tokenisation and continues from one input into the next, so the
         // tokenizer threads never wait for a file to be opened.
-        var reading: (number: Int, input: CorpusInput, reader: CorpusReader, digest: String, domain: Int?, documents: Int)?
+        var reading: (number: Int, input: CorpusInput, reader: CorpusReader, domain: Int?, documents: Int)?
         var nextInput = 0
         func finishInput() throws {
             guard let current = reading else { return }
@@ -99,25 +131,28 @@ public enum DataPreparation {
             }
             guard current.documents > 0 else { throw TrainingDataError.emptyInput(path: input.path) }
             totals.textBytes += reader.bytesRead
+            let digest = try digests.digest(current.number)
             let size = (try? FileManager.default.attributesOfItem(atPath: input.path)[.size] as? Int) ?? 0
             inputRecords.append(DataIndex.InputRecord(
-                path: input.path, domain: input.domain, format: input.format.rawValue, sha256: current.digest, bytes: size,
+                path: input.path, domain: input.domain, format: input.format.rawValue, sha256: digest, bytes: size,
                 textBytes: reader.bytesRead, documents: current.documents, skippedLines: reader.skippedLines))
             reading = nil
         }
+        // The first batches are small so the tokenizer threads start early; later ones are batchBytes.
+        var batchLimit = min(options.batchBytes, 1 << 16)
         func readBatch() throws -> Batch {
             var batch = Batch()
             var bytes = 0
-            while bytes < options.batchBytes {
+            defer { batchLimit = min(options.batchBytes, 2 * batchLimit) }
+            while bytes < batchLimit {
                 if reading == nil {
                     guard nextInput < options.inputs.count else { break }
                     let input = options.inputs[nextInput]
-                    let digest = try SHA256.hex(file: input.path)
                     let reader = try CorpusReader(
                         path: input.path, format: input.format, textField: options.textField,
                         domainField: input.domain == nil ? options.domainField : nil, skipBadLines: options.skipBadLines)
                     let domain = try input.domain.map { try builder(for: $0, source: input.path) }
-                    reading = (nextInput, input, reader, digest, domain, 0)
+                    reading = (nextInput, input, reader, domain, 0)
                     nextInput += 1
                 }
                 guard let document = try reading!.reader.next() else {
@@ -135,19 +170,26 @@ public enum DataPreparation {
             return batch
         }
 
-        var current = try readBatch()
+        var current: Batch
+        do { current = try readBatch() } catch {
+            try awaitTokenizers()
+            throw error
+        }
+        try awaitTokenizers()
+        let workerTokenizers = tokenizers, eosID = eos
+        let bosPerDocument = tokenizers[0].encode("", addBOS: true, parseSpecial: false).first.map { $0 == tokenizers[0].bosID } ?? false
         while !current.texts.isEmpty {
             let work = BatchWork(count: current.texts.count)
             let texts = current.texts
             let group = DispatchGroup()
             DispatchQueue.global().async(group: group) {
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    let tokenizer = tokenizers[worker]
+                    let tokenizer = workerTokenizers[worker]
                     while true {
                         let i = work.next.add(1, ordering: .relaxed).oldValue
                         guard i < texts.count else { break }
                         var ids = tokenizer.encode(texts[i], addBOS: true, parseSpecial: false)
-                        ids.append(eos)
+                        ids.append(eosID)
                         work.ids[i] = ids
                         work.hashes[i] = ValidationSelector.hash(texts[i])
                     }
@@ -159,6 +201,7 @@ public enum DataPreparation {
                 throw error
             }
             group.wait()
+            try createBuilders()
             for i in 0..<texts.count {
                 try builders[current.domains[i]].add(work.ids[i], hash: work.hashes[i])
                 totals.tokens += work.ids[i].count
@@ -171,13 +214,14 @@ public enum DataPreparation {
             current = next
         }
 
+        try createBuilders()
         var domains: [DataIndex.DomainRecord] = []
         for builder in builders { domains.append(try builder.finish()) }
         let first = tokenizers[0]
         let index = DataIndex(
             moekitVersion: MoekitVersion.string,
             tokenizer: .init(
-                model: tokenizerData.model, identity: TokenizerIdentity.of(tokenizerData),
+                model: tokenizerData.model, identity: { identityDone.wait(); return setup.identity! }(),
                 vocabularySize: first.vocabularySize, bosId: first.bosID.map(Int.init), eosId: Int(eos),
                 bosPerDocument: bosPerDocument, eosPerDocument: true),
             dtype: dtype.name, dtypeCode: Int(dtype.rawValue), textField: options.textField,
@@ -191,22 +235,73 @@ public enum DataPreparation {
         return index
     }
 
-    /// One tokenizer per thread (each has its own word cache), built concurrently.
-    private static func makeTokenizers(_ data: TokenizerData, count: Int) throws -> [any TextTokenizer] {
+    /// One tokenizer per thread, each with its own word cache. Byte-level BPE tokenizers share the first one's
+    /// immutable tables (`withOwnCache`); others are built concurrently.
+    private static func makeTokenizers(_ data: TokenizerData, count: Int) throws(TokenizerError) -> [any TextTokenizer] {
+        let first = try TokenizerFactory.make(data)
+        if let bpe = first as? ByteLevelBPETokenizer {
+            return [first] + (1..<count).map { _ in bpe.withOwnCache() }
+        }
         final class Slots: @unchecked Sendable {
             var results: [Result<any TextTokenizer, TokenizerError>?]
             init(_ count: Int) { results = Array(repeating: nil, count: count) }
         }
         let slots = Slots(count)
+        slots.results[0] = .success(first)
         let lock = NSLock()
-        DispatchQueue.concurrentPerform(iterations: count) { i in
+        DispatchQueue.concurrentPerform(iterations: count - 1) { i in
             let result: Result<any TextTokenizer, TokenizerError>
             do throws(TokenizerError) { result = .success(try TokenizerFactory.make(data)) } catch { result = .failure(error) }
             lock.lock()
-            slots.results[i] = result
+            slots.results[i + 1] = result
             lock.unlock()
         }
-        return try slots.results.map { try $0!.get() }
+        return try slots.results.map { result throws(TokenizerError) in try result!.get() }
+    }
+
+    /// Results of the start-up thread.
+    private final class Setup: @unchecked Sendable {
+        var tokenizers: Result<[any TextTokenizer], TokenizerError>?
+        var identity: String?
+    }
+
+    /// SHA-256 of every input, computed in order on a background thread while the inputs are read.
+    private final class InputDigests: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var results: [Result<String, Error>?]
+        private var cancelled = false
+
+        init(paths: [String]) {
+            results = Array(repeating: nil, count: paths.count)
+            DispatchQueue.global().async { [self] in
+                for (i, path) in paths.enumerated() {
+                    condition.lock()
+                    let stop = cancelled
+                    condition.unlock()
+                    if stop { break }
+                    let result = Result { try SHA256.hex(file: path) }
+                    condition.lock()
+                    results[i] = result
+                    condition.broadcast()
+                    condition.unlock()
+                }
+            }
+        }
+
+        /// The digest of input `i`, waiting for it.
+        func digest(_ i: Int) throws -> String {
+            condition.lock()
+            defer { condition.unlock() }
+            while results[i] == nil { condition.wait() }
+            return try results[i]!.get()
+        }
+
+        /// Stops after the current file (on errors, so a failed run does not hash the remaining inputs).
+        func cancel() {
+            condition.lock()
+            cancelled = true
+            condition.unlock()
+        }
     }
 
     /// Documents read but not yet tokenised.
