@@ -116,7 +116,7 @@ public enum DataPreparation {
             }
         }
 
-        let start = Date()
+        var start = Date()  // reset once the tokenizers are ready
         var totals = (documents: 0, tokens: 0, textBytes: 0)
         // Reading runs one batch ahead of tokenisation and continues from one input into the next, so the
         // tokenizer threads never wait for a file to be opened.
@@ -170,17 +170,19 @@ public enum DataPreparation {
             return batch
         }
 
-        var current: Batch
-        do { current = try readBatch() } catch {
+        let firstBatch: Batch
+        do { firstBatch = try readBatch() } catch {
             try awaitTokenizers()
             throw error
         }
         try awaitTokenizers()
+        start = Date()
         let workerTokenizers = tokenizers, eosID = eos
         let bosPerDocument = tokenizers[0].encode("", addBOS: true, parseSpecial: false).first.map { $0 == tokenizers[0].bosID } ?? false
-        while !current.texts.isEmpty {
-            let work = BatchWork(count: current.texts.count)
-            let texts = current.texts
+        /// Starts tokenising `batch` on the worker threads.
+        func tokenize(_ batch: Batch) -> InFlight {
+            let work = BatchWork(count: batch.texts.count)
+            let texts = batch.texts
             let group = DispatchGroup()
             DispatchQueue.global().async(group: group) {
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
@@ -195,23 +197,29 @@ public enum DataPreparation {
                     }
                 }
             }
-            let next: Batch
-            do { next = try readBatch() } catch {
-                group.wait()
-                throw error
-            }
-            group.wait()
+            return InFlight(batch: batch, work: work, group: group)
+        }
+        // One batch is tokenised while the next is read; when it is done, the next one starts on the workers
+        // before this thread writes the finished one's results and reads the one after, so writing and reading
+        // stay off the workers' path.
+        var running: InFlight? = firstBatch.texts.isEmpty ? nil : tokenize(firstBatch)
+        defer { running?.group.wait() }
+        var next = running == nil ? Batch() : try readBatch()
+        while let done = running {
+            done.group.wait()
+            running = next.texts.isEmpty ? nil : tokenize(next)
             try createBuilders()
-            for i in 0..<texts.count {
-                try builders[current.domains[i]].add(work.ids[i], hash: work.hashes[i])
+            let work = done.work, count = done.batch.texts.count
+            for i in 0..<count {
+                try builders[done.batch.domains[i]].add(work.ids[i], hash: work.hashes[i])
                 totals.tokens += work.ids[i].count
             }
-            totals.documents += texts.count
+            totals.documents += count
             progress(DataPreparationProgress(
-                input: current.lastInput.path, inputNumber: current.lastInput.number + 1, inputCount: options.inputs.count,
+                input: done.batch.lastInput.path, inputNumber: done.batch.lastInput.number + 1, inputCount: options.inputs.count,
                 documents: totals.documents, tokens: totals.tokens, textBytes: totals.textBytes + (reading?.reader.bytesRead ?? 0),
                 elapsedSeconds: Date().timeIntervalSince(start)))
-            current = next
+            if running != nil { next = try readBatch() }
         }
 
         try createBuilders()
@@ -302,6 +310,13 @@ public enum DataPreparation {
             cancelled = true
             condition.unlock()
         }
+    }
+
+    /// A batch on the worker threads.
+    private struct InFlight {
+        var batch: Batch
+        var work: BatchWork
+        var group: DispatchGroup
     }
 
     /// Documents read but not yet tokenised.
