@@ -179,35 +179,31 @@ public enum DataPreparation {
         start = Date()
         let workerTokenizers = tokenizers, eosID = eos
         let bosPerDocument = tokenizers[0].encode("", addBOS: true, parseSpecial: false).first.map { $0 == tokenizers[0].bosID } ?? false
-        /// Starts tokenising `batch` on the worker threads.
-        func tokenize(_ batch: Batch) -> InFlight {
-            let work = BatchWork(count: batch.texts.count)
-            let texts = batch.texts
-            let group = DispatchGroup()
-            DispatchQueue.global().async(group: group) {
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    let tokenizer = workerTokenizers[worker]
-                    while true {
-                        let i = work.next.add(1, ordering: .relaxed).oldValue
-                        guard i < texts.count else { break }
-                        var ids = tokenizer.encode(texts[i], addBOS: true, parseSpecial: false)
-                        ids.append(eosID)
-                        work.ids[i] = ids
-                        work.hashes[i] = ValidationSelector.hash(texts[i])
-                    }
+        // The workers take documents from a queue of up to `queueDepth` read batches, oldest first, and move on
+        // to the next batch without waiting; this thread keeps reading ahead and writes finished batches in
+        // input order. Reading, tokenising and writing all overlap, so the workers never wait for a batch
+        // boundary, and the reader only waits when the queue is full.
+        let queue = WorkQueue()
+        let workersDone = DispatchGroup()
+        for worker in 0..<workers {
+            let tokenizer = workerTokenizers[worker]
+            DispatchQueue.global().async(group: workersDone) {
+                while let claimed = queue.claim() {
+                    let (job, i) = claimed
+                    let text = job.batch.texts[i]
+                    var ids = tokenizer.encode(text, addBOS: true, parseSpecial: false)
+                    ids.append(eosID)
+                    job.work.ids[i] = ids
+                    job.work.hashes[i] = ValidationSelector.hash(text)
+                    queue.finished(job)
                 }
             }
-            return InFlight(batch: batch, work: work, group: group)
         }
-        // One batch is tokenised while the next is read; when it is done, the next one starts on the workers
-        // before this thread writes the finished one's results and reads the one after, so writing and reading
-        // stay off the workers' path.
-        var running: InFlight? = firstBatch.texts.isEmpty ? nil : tokenize(firstBatch)
-        defer { running?.group.wait() }
-        var next = running == nil ? Batch() : try readBatch()
-        while let done = running {
-            done.group.wait()
-            running = next.texts.isEmpty ? nil : tokenize(next)
+        defer {
+            queue.close()
+            workersDone.wait()
+        }
+        func write(_ done: Job) throws {
             try createBuilders()
             let work = done.work, count = done.batch.texts.count
             for i in 0..<count {
@@ -219,9 +215,23 @@ public enum DataPreparation {
                 input: done.batch.lastInput.path, inputNumber: done.batch.lastInput.number + 1, inputCount: options.inputs.count,
                 documents: totals.documents, tokens: totals.tokens, textBytes: totals.textBytes + (reading?.reader.bytesRead ?? 0),
                 elapsedSeconds: Date().timeIntervalSince(start)))
-            if running != nil { next = try readBatch() }
         }
 
+        let queueDepth = 4
+        var batch = firstBatch
+        var endOfInput = batch.texts.isEmpty
+        if !endOfInput { queue.push(Job(batch)) }
+        while true {
+            // Read ahead while there is room, writing any batch that finished meanwhile.
+            if !endOfInput, queue.count < queueDepth {
+                batch = try readBatch()
+                if batch.texts.isEmpty { endOfInput = true } else { queue.push(Job(batch)) }
+                if let done = queue.popFinished(wait: false) { try write(done) }
+                continue
+            }
+            guard let done = queue.popFinished(wait: true) else { break }
+            try write(done)
+        }
         try createBuilders()
         var domains: [DataIndex.DomainRecord] = []
         for builder in builders { domains.append(try builder.finish()) }
@@ -312,11 +322,89 @@ public enum DataPreparation {
         }
     }
 
-    /// A batch on the worker threads.
-    private struct InFlight {
-        var batch: Batch
-        var work: BatchWork
-        var group: DispatchGroup
+    /// A batch queued for the workers, with its results.
+    private final class Job: @unchecked Sendable {
+        let batch: Batch
+        let work: BatchWork
+        /// Next document to hand out and documents finished; guarded by the queue's lock.
+        var next = 0
+        var finished = 0
+        init(_ batch: Batch) {
+            self.batch = batch
+            work = BatchWork(count: batch.texts.count)
+        }
+    }
+
+    /// Batches in input order, shared by the reader/writer thread and the workers.
+    private final class WorkQueue: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var jobs: [Job] = []
+        /// Index in `jobs` of the first batch with documents not yet handed out.
+        private var open = 0
+        private var closed = false
+
+        /// Batches queued and not yet popped.
+        var count: Int {
+            condition.lock()
+            defer { condition.unlock() }
+            return jobs.count
+        }
+
+        func push(_ job: Job) {
+            condition.lock()
+            jobs.append(job)
+            condition.broadcast()
+            condition.unlock()
+        }
+
+        /// The next document to tokenise, waiting for one; nil once closed.
+        func claim() -> (Job, Int)? {
+            condition.lock()
+            defer { condition.unlock() }
+            while true {
+                if closed { return nil }
+                while open < jobs.count, jobs[open].next == jobs[open].batch.texts.count { open += 1 }
+                if open < jobs.count {
+                    let job = jobs[open]
+                    job.next += 1
+                    return (job, job.next - 1)
+                }
+                condition.wait()
+            }
+        }
+
+        /// Marks one document of `job` done.
+        func finished(_ job: Job) {
+            condition.lock()
+            job.finished += 1
+            if job.finished == job.batch.texts.count { condition.broadcast() }
+            condition.unlock()
+        }
+
+        /// Removes and returns the oldest batch once all its documents are done (waiting for that when `wait`);
+        /// nil when the queue is empty (or, without `wait`, when the oldest is not done).
+        func popFinished(wait: Bool) -> Job? {
+            condition.lock()
+            defer { condition.unlock() }
+            while let first = jobs.first {
+                if first.finished == first.batch.texts.count {
+                    jobs.removeFirst()
+                    open = max(0, open - 1)
+                    return first
+                }
+                guard wait else { return nil }
+                condition.wait()
+            }
+            return nil
+        }
+
+        /// Lets the workers exit (after their current document).
+        func close() {
+            condition.lock()
+            closed = true
+            condition.broadcast()
+            condition.unlock()
+        }
     }
 
     /// Documents read but not yet tokenised.
@@ -329,7 +417,6 @@ public enum DataPreparation {
 
     /// Per-batch results, each slot written by exactly one worker.
     private final class BatchWork: @unchecked Sendable {
-        let next = Atomic<Int>(0)
         let ids: UnsafeMutableBufferPointer<[Int32]>
         let hashes: UnsafeMutableBufferPointer<UInt64>
 
