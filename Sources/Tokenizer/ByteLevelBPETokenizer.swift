@@ -30,7 +30,15 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     private let encodedVocabulary: ByteStringTable
     private let specials: SpecialTokenMatcher
     private let pieces: TokenPieces
-    private let cache = BPEWordCache()
+    private var cache = BPEWordCache()
+
+    /// This tokenizer with an empty word cache of its own, sharing the immutable vocabulary and merge tables:
+    /// one tokenizer per thread without building the tables again. Encodes exactly as `self` does.
+    public func withOwnCache() -> ByteLevelBPETokenizer {
+        var copy = self
+        copy.cache = BPEWordCache()
+        return copy
+    }
 
     /// Builds the tokenizer from GGUF-style tokenizer data.
     /// - Throws: `TokenizerError` for an unknown pre-tokenizer, a malformed merge, or an empty vocabulary.

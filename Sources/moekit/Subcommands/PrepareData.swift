@@ -70,6 +70,17 @@ extension MoekitCommand {
             if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         }
 
+        /// The tokenizer of `path` alone: a GGUF file's tokenizer metadata is read directly (no architecture
+        /// recipes, config or tensor table, which prepare-data does not use); a Hugging Face directory goes
+        /// through `ModelSource`.
+        static func tokenizerData(_ path: String, recipes: String?) throws -> TokenizerData? {
+            if !PathUtilities.isDirectory(path), try CheckpointInspection.isGGUF(path) {
+                let gguf = try GGUFFile(path: path)
+                return try TokenizerData(gguf: gguf.metadata, path: path)
+            }
+            return try ModelSource.open(path, recipesDirectory: recipes).tokenizer
+        }
+
         func run() throws {
             let index = try reportingErrors { () throws -> DataIndex in
                 let parsed = try inputs.map { try CorpusInput.parse($0, usesDomainField: domainField != nil) }
@@ -77,8 +88,9 @@ extension MoekitCommand {
                 if let duplicate = paths.first(where: { path in paths.filter { $0 == path }.count > 1 }) {
                     throw TrainingDataError.invalidOption("\(duplicate) is given twice")
                 }
-                let source = try ModelSource.open(tokenizer, recipesDirectory: recipes)
-                guard let data = source.tokenizer else { throw ModelCommandError.noTokenizer(path: tokenizer) }
+                guard let data = try Self.tokenizerData(tokenizer, recipes: recipes) else {
+                    throw ModelCommandError.noTokenizer(path: tokenizer)
+                }
                 var options = DataPreparationOptions(inputs: parsed, output: out)
                 options.textField = textField
                 options.domainField = domainField
