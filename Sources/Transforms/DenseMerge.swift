@@ -37,6 +37,13 @@ public enum DenseMerge {
             mapping.perLayer && !mapping.perExpert
                 && (mapping.moeRole == .router || mapping.moeRole == .router2 || (mapping.role == nil && mapping.synthesize != nil))
         }.flatMap { [$0.hf] + $0.hfAlternatives }.map { NamePattern($0) }
+        let denseRecipe = try library.recipe(hfConfig: denseConfig)
+        let denseMappings: [String: ArchitectureRecipe.TensorMapping] = [
+            "gate": denseRecipe.tensor(role: .denseGate), "up": denseRecipe.tensor(role: .denseUp), "down": denseRecipe.tensor(role: .denseDown),
+        ].compactMapValues { $0 }
+        guard denseMappings.count == 3 else {
+            throw MoEWriterError.notASplit(path: moePath, reason: "the manifest's dense family \(denseRecipe.name) has no dense FFN tensors")
+        }
         let expertMappings: [String: ArchitectureRecipe.TensorMapping] = [
             "gate": recipe.tensor(role: .expertGate), "up": recipe.tensor(role: .expertUp), "down": recipe.tensor(role: .expertDown),
         ].compactMapValues { $0 }
@@ -67,7 +74,7 @@ public enum DenseMerge {
                 for part in ["gate", "up", "down"] {
                     let shape = part == "down" ? [hidden, intermediate] : [intermediate, hidden]
                     let count = hidden * intermediate
-                    outputs.append(OutputTensor(name: "model.layers.\(l).mlp.\(part)_proj.weight", shape: shape, encoding: encoding, byteCount: encoding.byteCount(elements: count)!) { writer in
+                    outputs.append(OutputTensor(name: denseMappings[part]!.hfName(layer: l, expert: nil), shape: shape, encoding: encoding, byteCount: encoding.byteCount(elements: count)!) { writer in
                         var dense = [Float](repeating: 0, count: count)
                         for (e, neurons) in assignments[l].enumerated() {
                             guard let mapping = expertMappings[part] else { continue }

@@ -8,8 +8,10 @@ extension MoEModelWriter {
     /// The dense FFN of layer `l`, decoded to Float; the mapped pages are released after decoding, so resident
     /// memory stays bounded by the layer in flight.
     func dense(_ l: Int) throws -> DenseFFN {
-        func matrix(_ role: String) throws -> FloatTensor { try source.floats(Self.denseName(l, role), releasingPages: true) }
-        return try DenseFFN(gate: try matrix("gate_proj"), up: try matrix("up_proj"), down: try matrix("down_proj"))
+        func matrix(_ role: ArchitectureRecipe.MoERole) throws -> FloatTensor {
+            try source.floats(denseName(l, role), releasingPages: true)
+        }
+        return try DenseFFN(gate: try matrix(.denseGate), up: try matrix(.denseUp), down: try matrix(.denseDown))
     }
 
     /// Layer `l`'s partition; only clustering decodes the weights to plan it.

@@ -61,8 +61,8 @@ extension MoEModelWriter {
         guard !router.needsExpertWeights else { return nil }
         var views: [TensorView] = []
         var stored: DType?
-        for role in ["gate_proj", "up_proj", "down_proj"] {
-            guard let transcoder = source.transcoder(Self.denseName(l, role), to: .dense(dtype)), transcoder.permutation == nil,
+        for role in Self.denseRoles {
+            guard let transcoder = source.transcoder(denseName(l, role), to: .dense(dtype)), transcoder.permutation == nil,
                 case .dense(let d) = transcoder.source.encoding.normalized, [.f32, .f16, .bf16].contains(d), stored == nil || stored == d
             else { return nil }
             stored = d

@@ -37,9 +37,9 @@ extension MoEModelWriter {
                 switch role {
                 case .denseGate, .denseUp, .denseDown:
                     guard isDense else { continue }
-                    let denseName = Self.denseName(l, role == .denseGate ? "gate_proj" : role == .denseUp ? "up_proj" : "down_proj")
-                    used.insert(denseName)
-                    planned.append(PlannedTensor(name: name, shape: source.view(denseName)?.shape ?? [], content: .source(denseName)))
+                    let sourceName = denseName(l, role)
+                    used.insert(sourceName)
+                    planned.append(PlannedTensor(name: name, shape: source.view(sourceName)?.shape ?? [], content: .source(sourceName)))
                 default:
                     guard !isDense else { continue }
                     planned.append(blockTensor(role, name: name, layer: l, expert: expert ?? 0))
@@ -57,7 +57,7 @@ extension MoEModelWriter {
             }
         }
         for name in source.tensorNames where !used.contains(name) {
-            if let l = (0..<layers).first(where: { l in ["gate_proj", "up_proj", "down_proj"].contains { Self.denseName(l, $0) == name } }),
+            if let l = (0..<layers).first(where: { l in Self.denseRoles.contains { denseName(l, $0) == name } }),
                 layerPlans[l].construction != nil
             { continue }
             if recipe.ignoreHF.contains(where: { NamePattern($0).match(name) != nil }) { continue }
@@ -96,5 +96,12 @@ extension MoEModelWriter {
         return dimensions
     }
 
-    static func denseName(_ layer: Int, _ role: String) -> String { "model.layers.\(layer).mlp.\(role).weight" }
+    /// The source's dense FFN roles, in the order gate, up, down.
+    static let denseRoles: [ArchitectureRecipe.MoERole] = [.denseGate, .denseUp, .denseDown]
+
+    /// Layer `layer`'s dense FFN tensor of `role` under the source recipe's name ("" when the recipe has none;
+    /// `init` refuses such a source).
+    func denseName(_ layer: Int, _ role: ArchitectureRecipe.MoERole) -> String {
+        source.recipe.tensor(role: role)?.hfName(layer: layer, expert: nil) ?? ""
+    }
 }

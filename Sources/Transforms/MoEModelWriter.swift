@@ -61,15 +61,18 @@ public final class MoEModelWriter {
         self.manifestFields = manifestFields
         self.library = library
         self.preTokenizers = preTokenizers
-        guard let layers = source.config["num_hidden_layers"]?.intValue, let hidden = source.config["hidden_size"]?.intValue,
-            let intermediate = source.config["intermediate_size"]?.intValue
-        else { throw MoEWriterError.notLlama(path: source.path, missing: "num_hidden_layers/hidden_size/intermediate_size") }
-        self.layers = Int(layers)
+        guard let hidden = source.config["hidden_size"]?.intValue, let intermediate = source.config["intermediate_size"]?.intValue
+        else { throw MoEWriterError.notLlama(path: source.path, missing: "hidden_size/intermediate_size") }
+        self.layers = source.blockCount
         self.hidden = Int(hidden)
         self.intermediate = Int(intermediate)
+        for role in Self.denseRoles where source.recipe.tensor(role: role) == nil {
+            throw MoEWriterError.notLlama(path: source.path, missing: "a dense FFN (\(source.recipe.name) has no \(role.rawValue) tensor)")
+        }
         for l in 0..<self.layers {
-            for role in ["gate_proj", "up_proj", "down_proj"] where !source.contains(Self.denseName(l, role)) {
-                throw MoEWriterError.notLlama(path: source.path, missing: Self.denseName(l, role))
+            for role in Self.denseRoles {
+                let name = source.recipe.tensor(role: role)!.hfName(layer: l, expert: nil)
+                if !source.contains(name) { throw MoEWriterError.notLlama(path: source.path, missing: name) }
             }
         }
         guard layerPlans.count == self.layers else { throw MoEWriterError.layerCount(expected: self.layers, found: layerPlans.count) }
@@ -99,7 +102,7 @@ public final class MoEModelWriter {
         construction: MoEConstruction, dtype: DType, format: Format, manifestFields: JSONObject,
         deferValidation: Bool = false
     ) throws {
-        let layers = Int(source.config["num_hidden_layers"]?.intValue ?? 0)
+        let layers = source.blockCount
         try self.init(
             source: source, library: library, preTokenizers: preTokenizers, target: target,
             layers: MoELayerPlan.uniform(construction, layers: layers), dtype: dtype, format: format,

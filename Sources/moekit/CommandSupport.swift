@@ -45,24 +45,14 @@ enum ExitCodeError: Error {
 final class ProgressReporter: @unchecked Sendable {
     private let start = Date()
     private var lastPrint = Date.distantPast
-    private let log: FileHandle?
+    /// The `--log` file, shared with other progress of the same command.
+    let log: ProgressLog?
     private let label: String
     private let lock = NSLock()
 
     init(label: String, logPath: String?) throws {
         self.label = label
-        if let logPath {
-            if !FileManager.default.fileExists(atPath: logPath) {
-                _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            }
-            guard let handle = FileHandle(forWritingAtPath: logPath) else {
-                throw FileWriteError.cannotCreate(path: logPath, reason: "cannot open log for writing")
-            }
-            handle.seekToEndOfFile()
-            log = handle
-        } else {
-            log = nil
-        }
+        log = try ProgressLog.open(logPath)
     }
 
     func report(_ progress: ConversionProgress) {
@@ -71,16 +61,12 @@ final class ProgressReporter: @unchecked Sendable {
         let elapsed = Date().timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(progress.bytesDone) / elapsed : 0
         let remaining = rate > 0 ? Double(progress.bytesTotal - progress.bytesDone) / rate : 0
-        if let log {
-            let record = JSONValue.object(JSONObject([
-                ("event", .string(label)), ("time", .number((Date().timeIntervalSince1970 * 1000).rounded() / 1000)),
-                ("tensor", .string(progress.tensor)), ("tensors_done", .integer(Int64(progress.tensorsDone))),
-                ("tensors_total", .integer(Int64(progress.tensorsTotal))), ("bytes_done", .integer(Int64(progress.bytesDone))),
-                ("bytes_total", .integer(Int64(progress.bytesTotal))), ("elapsed_s", .number((elapsed * 1000).rounded() / 1000)),
-                ("bytes_per_s", .number(rate.rounded())), ("eta_s", .number((remaining * 10).rounded() / 10)),
-            ]))
-            log.write((JSONWriter.serialize(record) + "\n").data(using: .utf8)!)
-        }
+        log?.append(event: label, [
+            ("tensor", .string(progress.tensor)), ("tensors_done", .integer(Int64(progress.tensorsDone))),
+            ("tensors_total", .integer(Int64(progress.tensorsTotal))), ("bytes_done", .integer(Int64(progress.bytesDone))),
+            ("bytes_total", .integer(Int64(progress.bytesTotal))), ("elapsed_s", .number((elapsed * 1000).rounded() / 1000)),
+            ("bytes_per_s", .number(rate.rounded())), ("eta_s", .number((remaining * 10).rounded() / 10)),
+        ])
         let finished = progress.tensorsDone == progress.tensorsTotal
         guard finished || Date().timeIntervalSince(lastPrint) >= 0.5 else { return }
         lastPrint = Date()

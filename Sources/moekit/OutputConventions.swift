@@ -105,7 +105,7 @@ enum OutputConventions {
 /// against the option's constraint with a message that states it.
 enum NumberOption {
     /// An integer ≥ `minimum`.
-    static func integer(_ option: String, minimum: Int) -> (String) throws -> Int {
+    static func integer(_ option: String, minimum: Int) -> @Sendable (String) throws -> Int {
         { text in
             guard let value = Int(text), value >= minimum else {
                 throw ValidationError("\(option): expected an integer ≥ \(minimum), found '\(text)'")
@@ -115,7 +115,7 @@ enum NumberOption {
     }
 
     /// A seed: an integer in 0…2^64−1.
-    static func seed(_ option: String) -> (String) throws -> UInt64 {
+    static func seed(_ option: String) -> @Sendable (String) throws -> UInt64 {
         { text in
             guard let value = UInt64(text) else {
                 throw ValidationError("\(option): expected an integer in 0…18446744073709551615, found '\(text)'")
@@ -125,9 +125,9 @@ enum NumberOption {
     }
 
     /// A finite number in `range` (described as `expected`).
-    static func real<T: BinaryFloatingPoint & LosslessStringConvertible>(
+    static func real<T: BinaryFloatingPoint & LosslessStringConvertible & Sendable>(
         _ option: String, _ range: ClosedRange<T>, expected: String
-    ) -> (String) throws -> T {
+    ) -> @Sendable (String) throws -> T {
         { text in
             guard let value = T(text), value.isFinite, range.contains(value) else {
                 throw ValidationError("\(option): expected \(expected), found '\(text)'")

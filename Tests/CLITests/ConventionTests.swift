@@ -53,6 +53,26 @@ struct ConventionTests {
         #expect(r.status == 0 && Self.isDirectory(tmp.file("back")), "\(r.output)")
     }
 
+    @Test("num_hidden_layers that disagrees with the tensors is refused by split, upcycle and convert, naming config.json and the count",
+        arguments: [1, 3, 1_000_000_000_000])
+    func blockCountChecked(layers: Int) throws {
+        let moekit = try CLITests.binary()
+        let tmp = TemporaryDirectory()
+        let hf = try Self.tinyHF(tmp)  // two blocks
+        var config = try JSONParser.parse(try PathUtilities.readBytes(hf + "/config.json")).objectValue!
+        config["num_hidden_layers"] = .integer(Int64(layers))
+        try Data(JSONWriter.serialize(.object(config)).utf8).write(to: URL(fileURLWithPath: hf + "/config.json"))
+        for command in [
+            ["split", hf, tmp.file("s"), "--experts", "4", "--top-k", "2"], ["upcycle", hf, tmp.file("u"), "--experts", "2", "--top-k", "1"],
+            ["convert", hf, tmp.file("c.gguf")],
+        ] {
+            let r = try TestModels.run(moekit, command + Self.recipes)
+            #expect(r.status == 1, "\(command[0]): \(r.output)")
+            #expect(r.output.contains("config.json") && r.output.contains("num_hidden_layers") && r.output.contains("\(layers)"), "\(command[0]): \(r.output)")
+            #expect(!FileManager.default.fileExists(atPath: command[2]), "\(command[0]) wrote \(command[2])")
+        }
+    }
+
     @Test("an explicit --to/--format that contradicts OUT's extension is refused before anything is written",
         arguments: [
             ["convert", "IN", "OUT.gguf", "--to", "safetensors"], ["convert", "IN", "OUT", "--to", "gguf"],

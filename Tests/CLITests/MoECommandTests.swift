@@ -111,7 +111,7 @@ struct MoECommandTests {
         let tmp = TemporaryDirectory()
         let calibration = ["--calibration", try Self.calibrationText(tmp), "--calibration-tokens", "512"]
         let methods: [(String, [String])] = [
-            ("random", []), ("clustering", []), ("gradient", calibration), ("coactivation", calibration),
+            ("random", []), ("clustering", []), ("gradient", calibration + ["--log", tmp.file("gradient.jsonl")]), ("coactivation", calibration),
             ("sharing-inner", calibration + ["--expert-size", "384"]),
             ("sharing-inter", calibration + ["--expert-size", "128", "--shared-experts", "4", "--target", "qwen2-moe"]),
         ]
@@ -129,10 +129,28 @@ struct MoECommandTests {
             perplexities[method] = report["perplexity_moe"]?.doubleValue
             let manifest = try JSONParser.parse(try PathUtilities.readBytes(out + "/moekit-manifest.json"))
             #expect(manifest["method"]?.stringValue == method)
+            if method == "gradient" { try Self.expectCalibrationProgress(output: output, log: tmp.file("gradient.jsonl")) }
             try FileManager.default.removeItem(atPath: out)
         }
         // Overlapping experts keep more of each FFN than 2 of 8 disjoint parts do.
         if let inner = perplexities["sharing-inner"], let random = perplexities["random"] { #expect(inner < random) }
+    }
+
+    /// The gradient method's calibration shows both passes on stderr and logs every report: samples counted up to
+    /// the total in each phase, tokens growing with them, and a final line of each phase with ETA 0s.
+    static func expectCalibrationProgress(output: String, log: String) throws {
+        let records = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            .map { try JSONParser.parse(Array($0.utf8)) }.filter { $0["event"]?.stringValue == "calibration" }
+        for phase in ["forward", "importance"] {
+            let reports = records.filter { $0["phase"]?.stringValue == phase }
+            let done = reports.compactMap { $0["samples_done"]?.intValue }, tokens = reports.compactMap { $0["tokens_done"]?.intValue }
+            let total = reports.first?["samples_total"]?.intValue ?? -1
+            #expect(!reports.isEmpty && done.last == total && total > 0, "\(phase): \(done) of \(total)")
+            #expect(done == done.sorted() && tokens == tokens.sorted() && tokens.first ?? 0 > 0, "\(phase)")
+            #expect(reports.allSatisfy { ($0["samples_per_s"]?.doubleValue ?? -1) >= 0 && $0["eta_s"] != nil })
+            #expect(output.contains("calibration \(phase) [\(total)/\(total) samples]"), "\(output)")
+        }
+        #expect(output.contains("samples/s  ETA 0s"))
     }
 
     @Test("verify --calibration reads JSON Lines (gzip) and text; bad calibration files fail naming the file", .requiresSmolLM2)

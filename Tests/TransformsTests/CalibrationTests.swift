@@ -115,12 +115,24 @@ struct CalibrationTests {
         let (_, model) = try Self.denseModel(tmp)
         let samples = (0..<8).map { Self.tokens(16, seed: UInt64(100 + $0)) }
         var calls: [[[Int32]]] = []
+        var reports: [CalibrationProgress] = []
         let layers = try CalibrationCollector.collect(
-            model: model, samples: samples, clusters: 4, needs: [.activations, .importance], seed: 3
-        ) { members in
-            calls.append(members)
-            return [[Float](repeating: Float(calls.count), count: 128), [Float](repeating: -Float(calls.count), count: 128)]
-        }
+            model: model, samples: samples, clusters: 4, needs: [.activations, .importance], seed: 3,
+            importance: { members, done in
+                calls.append(members)
+                done(1)
+                done(members.count)
+                return [[Float](repeating: Float(calls.count), count: 128), [Float](repeating: -Float(calls.count), count: 128)]
+            },
+            progress: { reports.append($0) })
+        // Forward: one report per sample; importance: the closure's counts offset by the clusters before it.
+        let forward = reports.filter { $0.phase == .forward }, importance = reports.filter { $0.phase == .importance }
+        #expect(forward.map(\.samplesDone) == Array(1...8))
+        #expect(forward.map(\.tokensDone) == (1...8).map { $0 * 16 })
+        #expect(importance.map(\.samplesDone) == [1, 2, 3, 4, 5, 6, 7, 8])
+        #expect(importance.map(\.tokensDone) == (1...8).map { $0 * 16 })
+        #expect(reports.allSatisfy { $0.samplesTotal == 8 })
+        #expect(reports.last?.isPhaseFinished == true)
         #expect(layers.count == 2)
         #expect(calls.count == 4)
         #expect(calls.allSatisfy { $0.count == 2 })

@@ -36,7 +36,14 @@ struct BackwardImportanceTests {
         let model = try BackwardFixtures.model(tied: false)
         let expected = try Self.byHand(model)
         for batchTokens in [1, 13, 2048] {  // one sequence per pass, two passes, one pass
-            let scores = try FFNImportance.ffnImportance(model: model, sequences: Self.sequences, batchTokens: batchTokens)
+            var done: [Int] = []
+            let scores = try FFNImportance.ffnImportance(
+                model: model, sequences: Self.sequences, batchTokens: batchTokens, sequencesDone: { done.append($0) })
+            // One report per pass, counting sequences cumulatively.
+            #expect(done.last == Self.sequences.count)
+            #expect(done == done.sorted() && Set(done).count == done.count)
+            if batchTokens == 1 { #expect(done == Array(1...Self.sequences.count)) }
+            if batchTokens == 2048 { #expect(done == [Self.sequences.count]) }
             #expect(scores.count == 2 && scores.allSatisfy { $0.count == model.config.intermediateSize })
             var worst = 0.0
             for l in 0..<2 {

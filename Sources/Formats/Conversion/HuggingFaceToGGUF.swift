@@ -206,6 +206,7 @@ public struct HuggingFaceToGGUF {
         try recipe.checkCounts(
             blocks: blocks, experts: experts, tensorCount: checkpoint.tensors.count, path: configPath,
             blockKey: recipe.blockCountHF, expertKey: recipe.expertCountKey(gguf: false))
+        try recipe.checkBlockTensors(blocks: blocks, hfNames: Set(checkpoint.tensors.map(\.name)), path: configPath, blockKey: recipe.blockCountHF)
         return (blocks, experts)
     }
 

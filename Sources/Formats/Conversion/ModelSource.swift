@@ -18,6 +18,11 @@ public final class ModelSource: @unchecked Sendable {
     public let tokenizer: TokenizerData?
     /// HF tensor names in state-dict order.
     public let tensorNames: [String]
+    /// The recipe of the model's family (tensor names by role, config keys).
+    public let recipe: ArchitectureRecipe
+    /// The number of decoder blocks: the recipe's block count (`num_hidden_layers`, `{arch}.block_count`), checked
+    /// against the tensors — the last block has tensors and none lies beyond it.
+    public let blockCount: Int
     private let decoders: [String: TensorTranscoder]
     private let owner: AnyObject
 
@@ -36,6 +41,10 @@ public final class ModelSource: @unchecked Sendable {
             tensorNames = sources.map(\.hfName)
             decoders = Dictionary(uniqueKeysWithValues: sources.map { ($0.hfName, $0.transcoder(to: .dense(.f32))) })
             owner = gguf
+            recipe = converter.recipe
+            blockCount = try Self.checkedBlockCount(
+                config: config, recipe: converter.recipe, tensorNames: tensorNames, path: path,
+                key: converter.recipe.ggufKey(converter.recipe.blockCountGGUF))
         } else {
             let converter = try HuggingFaceToGGUF(directory: path, recipes: recipes, preTokenizers: preTokenizers)
             format = "huggingface"
@@ -46,7 +55,28 @@ public final class ModelSource: @unchecked Sendable {
                 converter.checkpoint.tensors.map { ($0.name, TensorTranscoder(source: $0, target: .dense(.f32))) },
                 uniquingKeysWith: { first, _ in first })
             owner = converter.checkpoint
+            recipe = converter.recipe
+            blockCount = try Self.checkedBlockCount(
+                config: config, recipe: converter.recipe, tensorNames: tensorNames,
+                path: PathUtilities.join(path, "config.json"), key: converter.recipe.blockCountHF)
         }
+    }
+
+    /// The block count of `config` checked against the tensor names the recipe gives each block.
+    /// - Throws: `ConversionError.invalidConfigValue` naming `path` and `key` when the count is missing or negative,
+    ///   when the checkpoint holds tensors of a block at or beyond it, or none of its last block.
+    static func checkedBlockCount(
+        config: JSONValue, recipe: ArchitectureRecipe, tensorNames: [String], path: String, key: String
+    ) throws(ConversionError) -> Int {
+        let field = recipe.blockCountHF
+        guard let value = config[field]?.intValue, value >= 0, value <= Int64(tensorNames.count) else {
+            throw .invalidConfigValue(
+                path: path, field: key, expected: "a block count from 0 to \(tensorNames.count) (the checkpoint holds \(tensorNames.count) tensors)",
+                found: config[field].map { JSONWriter.serialize($0) } ?? "nothing")
+        }
+        let blocks = Int(value)
+        try recipe.checkBlockTensors(blocks: blocks, hfNames: Set(tensorNames), path: path, blockKey: key)
+        return blocks
     }
 
     /// Opens `path` with the recipes found by `RecipeLibrary.locateDirectory`.

@@ -39,4 +39,33 @@ extension ArchitectureRecipe {
                 found: "\(experts)")
         }
     }
+
+    /// Checks that a checkpoint's per-block tensors (Hugging Face names) end exactly at `blocks`: some tensor of the
+    /// last block is present and none of block `blocks`, under the recipe's names and alternatives. A count read from
+    /// config.json that disagrees would otherwise drop blocks silently or fail later on a missing tensor.
+    /// - Throws: `ConversionError.invalidConfigValue` naming the file, the key and the tensor that contradicts it.
+    public func checkBlockTensors(blocks: Int, hfNames: Set<String>, path: String, blockKey: String) throws(ConversionError) {
+        let perBlock = tensors.filter(\.perLayer)
+        guard !perBlock.isEmpty else { return }
+        /// The first tensor of `block` that the checkpoint holds under any of the recipe's names.
+        func tensor(of block: Int) -> String? {
+            for mapping in perBlock {
+                for pattern in [mapping.hf] + mapping.hfAlternatives {
+                    let name = NamePattern(pattern.replacingOccurrences(of: "{E}", with: "0")).name(layer: block)
+                    if hfNames.contains(name) { return name }
+                }
+            }
+            return nil
+        }
+        if let beyond = tensor(of: blocks) {
+            throw .invalidConfigValue(
+                path: path, field: blockKey, expected: "the number of blocks the checkpoint holds (it has \(beyond))", found: "\(blocks)")
+        }
+        if blocks > 0, tensor(of: blocks - 1) == nil {
+            throw .invalidConfigValue(
+                path: path, field: blockKey,
+                expected: "the number of blocks the checkpoint holds (it has no tensor of block \(blocks - 1), such as \(perBlock[0].hfName(layer: blocks - 1, expert: 0)))",
+                found: "\(blocks)")
+        }
+    }
 }

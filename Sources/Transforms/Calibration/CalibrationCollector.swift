@@ -16,11 +16,14 @@ public enum CalibrationCollector {
     ///   - needs: what to record besides MLP inputs.
     ///   - seed: k-means seed.
     ///   - importance: computes per-layer neuron importance `[layers][I]` over a list of samples (the backward pass);
-    ///     called once per cluster when `needs` contains `.importance`.
+    ///     called once per cluster when `needs` contains `.importance`; its second argument reports how many of the
+    ///     given samples are done (it may call it after each of its batches).
+    ///   - progress: called after each forward sample and after each importance batch.
     /// - Returns: one record per layer.
     public static func collect(
         model: LanguageModel, samples: [[Int32]], clusters: Int, needs: CalibrationNeeds, seed: UInt64,
-        importance: (([[Int32]]) throws -> [[Float]])? = nil
+        importance: (([[Int32]], (Int) -> Void) throws -> [[Float]])? = nil,
+        progress: CalibrationProgressHandler? = nil
     ) throws -> [LayerCalibration] {
         guard !samples.isEmpty, samples.count % clusters == 0 else {
             throw TransformError.emptyCalibration(what: "calibration samples (\(samples.count), need a multiple of \(clusters))")
@@ -31,7 +34,8 @@ public enum CalibrationCollector {
         var widths = [Int](repeating: 0, count: layers)
         var embeddings = [Float]()
         embeddings.reserveCapacity(samples.count * D)
-        for sample in samples {
+        var tokensDone = 0
+        for (index, sample) in samples.enumerated() {
             let probes = try model.probe(sample, activations: needs.contains(.activations))
             for (l, probe) in probes.enumerated() {
                 inputs[l] += probe.mlpInputs.values
@@ -41,6 +45,8 @@ public enum CalibrationCollector {
                 }
             }
             embeddings += RowMath.meanOfRows(probes[layers - 1].mlpInputs.values, columns: D, rows: Array(0..<sample.count))
+            tokensDone += sample.count
+            progress?(CalibrationProgress(phase: .forward, samplesDone: index + 1, samplesTotal: samples.count, tokensDone: tokensDone))
         }
         let sampleLabels = clusters == 1
             ? [Int](repeating: 0, count: samples.count)
@@ -54,9 +60,17 @@ public enum CalibrationCollector {
         if needs.contains(.importance) {
             guard let importance else { throw TransformError.emptyCalibration(what: "importance (no backward pass given)") }
             var table = [[[Float]]](repeating: [], count: layers)
+            var samplesBefore = 0, tokensBefore = 0
             for c in 0..<clusters {
                 let members = samples.indices.filter { sampleLabels[$0] == c }.map { samples[$0] }
-                let scores = try importance(members)
+                let memberTokens = members.map(\.count)
+                let scores = try importance(members) { done in
+                    progress?(CalibrationProgress(
+                        phase: .importance, samplesDone: samplesBefore + done, samplesTotal: samples.count,
+                        tokensDone: tokensBefore + memberTokens.prefix(done).reduce(0, +)))
+                }
+                samplesBefore += members.count
+                tokensBefore += memberTokens.reduce(0, +)
                 for l in 0..<layers { table[l].append(scores[l]) }
             }
             importanceByLayer = table

@@ -15,9 +15,12 @@ public enum FFNImportance {
     ///   - model: a dense LLaMA model.
     ///   - sequences: token sequences of at least 2 tokens each.
     ///   - batchTokens: tokens per forward + backward pass (memory ≈ 1 MB per token for SmolLM2-135M).
+    ///   - sequencesDone: called after each batch with the number of sequences scored so far.
     /// - Returns: [L][F] scores.
     /// - Throws: as `LanguageModel.lossAndGradients`.
-    public static func ffnImportance(model: LanguageModel, sequences: [[Int32]], batchTokens: Int = 2048) throws -> [[Float]] {
+    public static func ffnImportance(
+        model: LanguageModel, sequences: [[Int32]], batchTokens: Int = 2048, sequencesDone: (Int) -> Void = { _ in }
+    ) throws -> [[Float]] {
         for (l, layer) in model.parameters.layout.layers.enumerated() {
             guard case .dense = layer.ffn else {
                 throw RuntimeError.unsupported("FFN importance: layer \(l) is an MoE layer (importance scores a dense model's FFN neurons)")
@@ -39,6 +42,7 @@ public enum FFNImportance {
         let workspace = BackwardWorkspace(config: model.config, rows: rows, context: sequences.map(\.count).max()!)
         var totals = [Double](repeating: 0, count: L * F)
         var layerSums = [Float](repeating: 0, count: F)
+        var done = 0
         for batch in batches {
             // This batch's pass yields (1/S_b) Σ_{s∈b} …; rescale to the overall (1/S).
             let share = Double(batch.count) / Double(sequences.count)
@@ -55,6 +59,8 @@ public enum FFNImportance {
                 let base = item.layer * F
                 for i in 0..<F { totals[base + i] += share * Double(layerSums[i]) }
             }
+            done += batch.count
+            sequencesDone(done)
         }
         return (0..<L).map { l in (0..<F).map { Float(totals[l * F + $0]) } }
     }

@@ -75,9 +75,7 @@ struct MoEConversion {
         let source = try ModelSource(path: input, recipes: library, preTokenizers: preTokenizers)
         let dtype = try dtype(source: source)
         if format == .gguf, !dryRun { try OutputConventions.requireVocabulary(source.tokenizer != nil, input: input, allowed: allowNoVocab) }
-        guard let layerCount = source.config["num_hidden_layers"]?.intValue.map(Int.init) else {
-            throw MoEWriterError.notLlama(path: source.path, missing: "num_hidden_layers")
-        }
+        let layerCount = source.blockCount
         let layers = try plan.resolvedLayers(count: layerCount)
         try Self.validateNames(layers, operation: plan.operation)
         var manifestFields = JSONObject([("command", .array(CommandLine.arguments.map { .string($0) })), ("seed", .string(String(seed)))])
@@ -110,9 +108,10 @@ struct MoEConversion {
         if let ram = sizes["working_memory_bytes"]?.intValue, ram > 0, UInt64(ram) > memory {
             throw ValidationError("the conversion needs \(ram) bytes of working memory but this machine has \(memory) (see --dry-run)")
         }
-        let planned = try plan.plannedLayers(count: layerCount, calibration: try calibration(source: source, layerCount: layerCount))
-        let outputWriter = try writer(planned, deferValidation: false)
         let reporter = try ProgressReporter(label: label, logPath: log)
+        let planned = try plan.plannedLayers(
+            count: layerCount, calibration: try calibration(source: source, layerCount: layerCount, log: reporter.log))
+        let outputWriter = try writer(planned, deferValidation: false)
         try outputWriter.write(to: plan.output!, progress: { reporter.report($0) }, replaceExisting: force)
         printError("wrote \(plan.output!)")
     }
@@ -124,7 +123,7 @@ struct MoEConversion {
     /// `--calibration` is given (`CalibrationCollector`); otherwise every layer gets nil, so the construction names
     /// the option that needs it. Samples are clustered into N groups (R = N / G dense copies for upcycling), the
     /// prompt sets of the gradient/sharing importance and of the `hidden` router.
-    func calibration(source: ModelSource, layerCount: Int) throws -> (Int) throws -> LayerCalibration? {
+    func calibration(source: ModelSource, layerCount: Int, log: ProgressLog?) throws -> (Int) throws -> LayerCalibration? {
         guard let needs = try plan.calibrationNeeds(layerCount: layerCount), let calibration = plan.calibration else {
             return { _ in nil }
         }
@@ -137,9 +136,11 @@ struct MoEConversion {
         let samples = try CalibrationSamples.make(
             documents: documents, maxTokens: tokens, clusters: clusters, contextLimit: model.config.maxPositionEmbeddings)
         printError("calibration: \(samples.count) samples of \(samples[0].count) tokens from \(calibration.file), \(clusters) clusters")
+        let printer = CalibrationProgressPrinter(log: log)
         let records = try CalibrationCollector.collect(
             model: model, samples: samples, clusters: clusters, needs: needs, seed: seed,
-            importance: { try FFNImportance.ffnImportance(model: model, sequences: $0) })
+            importance: { try FFNImportance.ffnImportance(model: model, sequences: $0, sequencesDone: $1) },
+            progress: printer.report)
         return { records[$0] }
     }
 }

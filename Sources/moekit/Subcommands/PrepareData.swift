@@ -119,21 +119,12 @@ extension MoekitCommand {
 
 /// Progress lines on stderr (at most every half second) and JSONL records for `prepare-data`.
 final class PrepareDataProgress {
-    private let log: FileHandle?
+    private let log: ProgressLog?
     private var lastPrint = Date.distantPast
     private var last: DataPreparationProgress?
 
     init(logPath: String?) throws {
-        guard let logPath else {
-            log = nil
-            return
-        }
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: logPath) else {
-            throw FileWriteError.cannotCreate(path: logPath, reason: "cannot open log for writing")
-        }
-        handle.seekToEndOfFile()
-        log = handle
+        log = try ProgressLog.open(logPath)
     }
 
     func report(_ progress: DataPreparationProgress) {
@@ -176,8 +167,7 @@ final class PrepareDataProgress {
     private func write(_ progress: DataPreparationProgress, event: String, peakRSS: Int? = nil, cpuSeconds: Double? = nil) {
         guard let log else { return }
         let seconds = max(progress.elapsedSeconds, 1e-9)
-        let record = JSONValue.object(JSONObject([
-            ("event", .string(event)), ("time", .number((Date().timeIntervalSince1970 * 1000).rounded() / 1000)),
+        log.append(event: event, [
             ("input", .string(progress.input)), ("input_number", .integer(Int64(progress.inputNumber))),
             ("inputs_total", .integer(Int64(progress.inputCount))), ("documents", .integer(Int64(progress.documents))),
             ("tokens", .integer(Int64(progress.tokens))), ("text_bytes", .integer(Int64(progress.textBytes))),
@@ -185,7 +175,6 @@ final class PrepareDataProgress {
             ("tokens_per_s", .number((Double(progress.tokens) / seconds).rounded())),
             ("bytes_per_s", .number((Double(progress.textBytes) / seconds).rounded())),
         ] + (peakRSS.map { [("peak_rss_bytes", JSONValue.integer(Int64($0)))] } ?? [])
-            + (cpuSeconds.map { [("cpu_s", JSONValue.number(($0 * 1000).rounded() / 1000))] } ?? [])))
-        log.write((JSONWriter.serialize(record) + "\n").data(using: .utf8)!)
+            + (cpuSeconds.map { [("cpu_s", JSONValue.number(($0 * 1000).rounded() / 1000))] } ?? []))
     }
 }
