@@ -83,6 +83,21 @@ struct LlamaMoERemoteCodeTests {
         #expect(dry.output.contains("adds transformers remote code configuration_llama_moe.py, modeling_llama_moe.py"), "\(dry.output)")
     }
 
+    @Test("an installed binary (scripts/install.sh PREFIX) finds the remote code under PREFIX/share/moekit with no variables")
+    func installedBinaryWritesRemoteCode() throws {
+        _ = try CLITests.binary()
+        let tmp = TemporaryDirectory()
+        let prefix = tmp.file("prefix")
+        var run = try EvalCommandTests.runClean("/bin/bash", [TestModels.repositoryRoot + "/scripts/install.sh", "--no-build", prefix])
+        #expect(run.status == 0, "\(run.output)")
+        try FileManager.default.createDirectory(atPath: tmp.file("elsewhere"), withIntermediateDirectories: true)
+        try TinyLlama().writeHFDirectory(tmp.file("elsewhere/dense"))
+        run = try EvalCommandTests.runClean(prefix + "/bin/moekit", ["split", "dense", "moe", "--experts", "2", "--top-k", "1",
+            "--target", "llama-moe"], in: tmp.file("elsewhere"))
+        #expect(run.status == 0, "\(run.output)")
+        try Self.expectRemoteCode(tmp.file("elsewhere/moe"), "installed binary")
+    }
+
     @Test("other targets get no remote code, and the dense source's stale auto_map is dropped")
     func otherTargetsHaveNone() throws {
         let moekit = try CLITests.binary()
