@@ -32,8 +32,13 @@ import tempfile
 
 import numpy as np
 import torch
+import transformers
 from safetensors.numpy import load_file, save_file
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+TRANSFORMERS_MAJOR = int(transformers.__version__.split(".")[0])
+# from_pretrained's dtype argument: `dtype` from transformers 5, `torch_dtype` before.
+DTYPE_ARGUMENT = "dtype" if TRANSFORMERS_MAJOR >= 5 else "torch_dtype"
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 RECIPE = os.path.join(REPO, "Converters", "llama-moe.json")
@@ -99,9 +104,9 @@ def dense_model(work, name, seed):
     spec = dict(DENSE[name])
     rope = spec.pop("rope")
     common = dict(vocab_size=260, max_position_embeddings=256, rms_norm_eps=1e-5, bos_token_id=258, eos_token_id=259)
-    try:
-        config = LlamaConfig(**spec, **common, rope_parameters=rope)  # transformers 5
-    except TypeError:
+    if TRANSFORMERS_MAJOR >= 5:
+        config = LlamaConfig(**spec, **common, rope_parameters=rope)
+    else:
         scaling = {k: v for k, v in rope.items() if k != "rope_theta"} if rope["rope_type"] != "default" else None
         config = LlamaConfig(**spec, **common, rope_theta=rope["rope_theta"], rope_scaling=scaling)
     torch.manual_seed(seed)
@@ -127,7 +132,7 @@ def moekit_logits(binary, directory):
 
 
 def transformers_logits(directory, tokens, remote):
-    model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32, trust_remote_code=remote).eval()
+    model = AutoModelForCausalLM.from_pretrained(directory, trust_remote_code=remote, **{DTYPE_ARGUMENT: torch.float32}).eval()
     with torch.no_grad():
         out = model(torch.tensor(tokens)[None]).logits[0].numpy()
     return model, out

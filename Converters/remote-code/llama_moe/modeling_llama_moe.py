@@ -290,6 +290,12 @@ class LlamaMoEPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["LlamaMoEDecoderLayer"]
     _supports_cache_class = True
     _supports_static_cache = False
+    if _TRANSFORMERS_MAJOR < 5:
+        # transformers 4.x reports checkpoint keys containing "weight_g" under weight-norm names
+        # ("weight_gate.0" → "parametrizations.weight.original0ate.0") while loading them under their own names, so
+        # LLaMA-MoE's expert gates would be listed as both unused and newly initialised although they load.
+        _keys_to_ignore_on_load_unexpected = [r"\.calculator\.experts\.parametrizations\.weight\.original0ate\.\d+$"]
+        _keys_to_ignore_on_load_missing = [r"\.calculator\.experts\.weight_gate\.\d+$"]
 
     def _init_weights(self, module):
         std = self.config.initializer_range
