@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs moekit under PREFIX: the release binary as PREFIX/bin/moekit and its data (architecture recipes, task
-# files with their samples, JSON Schemas) as PREFIX/share/moekit/{Converters,Tasks,Schemas}, where the installed
-# binary finds them with no environment variables (README "Resources").
+# Installs moekit under PREFIX: the release binary as PREFIX/bin/moekit and its data (architecture recipes with the
+# modelling code they name in remote_code, task files with their samples, JSON Schemas) as
+# PREFIX/share/moekit/{Converters,Tasks,Schemas}, where the installed binary finds them with no environment variables
+# (README "Resources").
 #
 # Usage: scripts/install.sh [--no-build] PREFIX
 #   --no-build   install the already built .build/release/moekit instead of running `swift build -c release` first

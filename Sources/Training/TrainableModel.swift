@@ -7,36 +7,41 @@ import TensorCore
 /// checkpoint is a Hugging Face directory that `eval`, `verify`, `convert` and `inspect` read unchanged.
 public final class TrainableModel {
     public let path: String
-    /// The source's config.json (synthesised from GGUF metadata for a GGUF source), written with each checkpoint.
+    /// The source's config.json (synthesised from GGUF metadata for a GGUF source), written with each checkpoint; with
+    /// the family recipe's `auto_map` when it has remote code.
     public let configJSON: JSONValue
     public let config: ModelConfig
     public let decoder: Decoder
     public let parameters: ParameterBuffer
     public let tokenizer: TokenizerData?
-    /// Tokenizer and generation files (copied from an HF source, produced from a GGUF vocabulary).
+    /// Tokenizer and generation files (copied from an HF source, produced from a GGUF vocabulary) and the family
+    /// recipe's remote-code files (LLaMA-MoE's modelling code for transformers).
     public let sideFiles: [HuggingFaceDirectoryWriter.SideFile]
 
     /// Opens a `.gguf` file or an HF directory; weights are decoded to F32 into the parameter buffer.
     public init(path: String, recipesDirectory: String? = nil) throws {
         let directory = try RecipeLibrary.locateDirectory(explicit: recipesDirectory)
         let preTokenizers = try PreTokenizerTable(convertersDirectory: directory)
-        let source = try ModelSource(path: path, recipes: try RecipeLibrary(directory: directory), preTokenizers: preTokenizers)
+        let library = try RecipeLibrary(directory: directory)
+        let source = try ModelSource(path: path, recipes: library, preTokenizers: preTokenizers)
+        let recipe = try library.recipe(hfConfig: source.config)
         self.path = path
         var json = source.config
         if var object = json.objectValue {
             object["torch_dtype"] = .string("float32")
-            json = .object(object)
+            json = .object(recipe.applyingAutoMap(to: object))
         }
         configJSON = json
         config = try ModelConfig(json: source.config)
         parameters = try ParameterBuffer(config: config, source: source)
         decoder = Decoder(config: config, layout: parameters.layout)
         tokenizer = source.tokenizer
-        sideFiles = source.format == "huggingface"
-            ? try HuggingFaceSideFiles.copied(from: path)
-            : try HuggingFaceSideFiles.fromTokenizer(
+        sideFiles = try (source.format == "huggingface"
+            ? HuggingFaceSideFiles.copied(from: path)
+            : HuggingFaceSideFiles.fromTokenizer(
                 source.tokenizer, preTokenizers: preTokenizers, path: path,
-                maxLength: source.config["max_position_embeddings"]?.intValue.map(Int.init))
+                maxLength: source.config["max_position_embeddings"]?.intValue.map(Int.init)))
+            + recipe.remoteCodeFiles()
     }
 
     /// SHA-256 of the layout (every tensor's name and shape) and the config's shape fields: what a resumed run must

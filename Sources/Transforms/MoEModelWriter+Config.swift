@@ -5,7 +5,8 @@ import TensorCore
 /// config.json and GGUF metadata of the output.
 extension MoEModelWriter {
     /// The output's config.json: the dense config with the target's architecture, its `config_defaults` where the
-    /// source has no value, its `config_overrides` always, and the MoE fields named by the recipe's `moe` section.
+    /// source has no value, its `config_overrides` always, the MoE fields named by the recipe's `moe` section, and
+    /// the `auto_map` of the target's remote code (a source `auto_map` is dropped).
     public func outputConfig() -> JSONValue {
         var config = source.config.objectValue ?? JSONObject()
         let moe = target.moe
@@ -42,7 +43,9 @@ extension MoEModelWriter {
         case .bf16: config["torch_dtype"] = .string("bfloat16")
         default: config["torch_dtype"] = .string("float32")
         }
-        return .object(config)
+        // The dense source's own remote code (if any) is not copied and does not describe the MoE model.
+        config["auto_map"] = nil
+        return .object(recipe.applyingAutoMap(to: config))
     }
 
     /// GGUF metadata: the recipe's config keys from `outputConfig()` (exact types), `general.*`, the source's

@@ -21,6 +21,10 @@ extension MoEModelWriter {
             notes.append(.string("adds \(mapping.hf) filled with \(mapping.synthesize == 1 ? "ones" : "zeros")"
                 + (mapping.synthesize == 1 ? " (RMSNorm with unit weight is not the identity: the output is not exact)" : "")))
         }
+        if format == .safetensors, let code = recipe.remoteCode {
+            notes.append(.string("adds transformers remote code \(code.files.map(\.name).joined(separator: ", ")) (config.json auto_map; "
+                + "load with trust_remote_code=True)"))
+        }
         if format == .gguf, let tied = recipe.tiedEmbeddings, tied.ggufOutputRequired, !source.contains(tied.hfOutput) {
             notes.append(.string("tied embeddings: \(recipe.ggufArchitecture) requires \(tied.ggufOutput), a copy of the embeddings is written"))
         }

@@ -7,8 +7,8 @@ extension MoEModelWriter {
     /// Writes the MoE model to `output` (an HF directory, or a GGUF file) and its manifest, and returns the
     /// manifest. Nothing is written when validation found problems; config, tokenizer files and the destination are
     /// checked before the first byte. An HF directory is built beside `output` and committed as a whole
-    /// (`HuggingFaceDirectoryWriter`, manifest file inside); a GGUF file is written atomically (temporary file +
-    /// rename) and its manifest file after it.
+    /// (`HuggingFaceDirectoryWriter`, manifest file inside, with the target recipe's remote-code files); a GGUF file
+    /// is written atomically (temporary file + rename) and its manifest file after it.
     ///
     /// The source files are hashed on background threads (`SHA256.BackgroundFiles`) while the tensors are
     /// written. The headers are first written with pending digests (64 `0` characters, the length of a hex
@@ -49,6 +49,7 @@ extension MoEModelWriter {
         case .safetensors:
             let tensors = try hfTensors(cache: LayerCache())
             let files = [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: outputConfig())] + (try tokenizerFiles())
+                + (try recipe.remoteCodeFiles())
             try HuggingFaceDirectoryWriter(destination: output, replaceExisting: replaceExisting).write(
                 tensors: withProgress(tensors, progress), maxShardSize: maxShardSize,
                 metadata: [("format", "pt"), (Manifest.safetensorsKey, pendingText)],

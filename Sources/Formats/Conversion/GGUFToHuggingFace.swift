@@ -220,12 +220,12 @@ public struct GGUFToHuggingFace {
         default: torchName = "float32"
         }
         config["torch_dtype"] = .string(torchName)
-        return .object(config)
+        return .object(recipe.applyingAutoMap(to: config))
     }
 
     /// Writes the HF directory as a whole (`HuggingFaceDirectoryWriter`) and returns the files written. Config,
-    /// tokenizer files and generation config are built before any byte is written, so a vocabulary that cannot be
-    /// converted fails with nothing on disk.
+    /// tokenizer files, generation config and the recipe's remote-code files are built before any byte is written,
+    /// so a vocabulary that cannot be converted fails with nothing on disk.
     /// - Parameter replaceExisting: replace an existing directory (`--force`); otherwise it is refused.
     @discardableResult
     public func write(
@@ -244,6 +244,7 @@ public struct GGUFToHuggingFace {
         let maxLength = values["max_position_embeddings"]?.intValue.map(Int.init)
         let files = [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: try configJSON(values: values, dtype: dtype, tokenizer: tokenizer))]
             + (try HuggingFaceSideFiles.fromTokenizer(tokenizer, preTokenizers: preTokenizers, path: gguf.path, maxLength: maxLength))
+            + (try recipe.remoteCodeFiles())
         return try output.write(tensors: withProgress(tensors, progress), maxShardSize: maxShardSize, files: files)
     }
 }

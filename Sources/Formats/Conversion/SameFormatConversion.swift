@@ -99,7 +99,8 @@ public struct GGUFRetype {
 
 /// HF → HF: a Hugging Face directory with its float tensors cast to F32, F16 or BF16 and/or resharded. Integer
 /// tensors are copied; config.json's `torch_dtype` follows the new type; tokenizer files, generation config and a
-/// moekit manifest (file and `__metadata__` key) are carried over.
+/// moekit manifest (file and `__metadata__` key) are carried over. A family whose recipe has remote code (LLaMA-MoE)
+/// gets moekit's files and `auto_map`, replacing the source's.
 public struct HuggingFaceRetype {
     /// The input directory.
     public let directory: String
@@ -107,13 +108,16 @@ public struct HuggingFaceRetype {
     public let checkpoint: SafetensorsCheckpoint
     /// Its config.json.
     public let config: JSONValue
+    /// The recipe of its family, when the library given to `init` has one.
+    public let recipe: ArchitectureRecipe?
 
     /// Side files carried over besides `HuggingFaceSideFiles.copiedNames`.
     public static let extraSideFiles = ["moekit-manifest.json"]
 
-    /// Opens `directory` (config.json and safetensors).
+    /// Opens `directory` (config.json and safetensors). With `recipes`, the directory's family is looked up by
+    /// `model_type` / `architectures`; an architecture without a recipe is still retyped, as it is.
     /// - Throws: `ConversionError` naming config.json for a missing or malformed config, `SafetensorsError` for the weights.
-    public init(directory: String) throws {
+    public init(directory: String, recipes: RecipeLibrary? = nil) throws {
         guard PathUtilities.isDirectory(directory) else { throw ConversionError.notADirectory(path: directory) }
         let configPath = PathUtilities.join(directory, "config.json")
         guard PathUtilities.exists(configPath) else { throw ConversionError.missingConfigValue(path: configPath, field: "(file)") }
@@ -127,6 +131,7 @@ public struct HuggingFaceRetype {
         self.directory = directory
         self.config = parsed
         self.checkpoint = try SafetensorsCheckpoint(path: directory)
+        do { recipe = try recipes?.recipe(hfConfig: parsed) } catch RecipeError.unknownArchitecture { recipe = nil }
     }
 
     /// The default output type: the source's float type.
@@ -156,8 +161,10 @@ public struct HuggingFaceRetype {
         var newConfig = config.objectValue ?? JSONObject()
         newConfig["torch_dtype"] = .string(SourceFloatType.torchName(dtype))
         if newConfig["dtype"] != nil { newConfig["dtype"] = .string(SourceFloatType.torchName(dtype)) }
+        if let recipe { newConfig = recipe.applyingAutoMap(to: newConfig) }
         var files = [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: .object(newConfig))]
         files += try HuggingFaceSideFiles.copied(from: directory)
+        files += try recipe?.remoteCodeFiles() ?? []
         for name in Self.extraSideFiles where PathUtilities.exists(PathUtilities.join(directory, name)) {
             files.append(.init(name: name, bytes: try PathUtilities.readBytes(PathUtilities.join(directory, name))))
         }

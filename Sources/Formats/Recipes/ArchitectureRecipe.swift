@@ -187,6 +187,8 @@ public struct ArchitectureRecipe: Sendable {
     public let ggufClaimsFiles: Bool
     /// The MoE construction description, for MoE targets.
     public let moe: MoEDescription?
+    /// Modelling code for transformers that the family's HF directories carry (`remote_code`), when it has any.
+    public let remoteCode: RemoteCode?
     /// The config field holding the number of experts that `{E}` ranges over, for MoE recipes.
     public let expertCountField: String?
     /// HF field and GGUF key holding the number of blocks.
@@ -250,6 +252,7 @@ extension ArchitectureRecipe {
                 gateNetworkField: m["gate_network_field"]?.stringValue, sparseStepField: m["sparse_step"]?.stringValue,
                 configOverrides: m["config_overrides"]?.objectValue ?? JSONObject())
         }
+        remoteCode = Self.remoteCode(json: json["remote_code"], sourcePath: sourcePath)
         blockCountHF = json["block_count"]!["hf"]!.stringValue!
         blockCountGGUF = json["block_count"]!["gguf"]!.stringValue!
         config = json["config"]!.arrayValue!.map { entry in

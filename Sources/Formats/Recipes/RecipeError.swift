@@ -14,6 +14,8 @@ public enum RecipeError: Error, CustomStringConvertible, Equatable {
     /// zero or with a remainder, an overflow). `dimension` is the derived dimension being computed, if any;
     /// `values` lists the fields the expression used as `name = value`.
     case invalidDimension(recipe: String, source: String?, dimension: String?, expression: String, values: [String], problem: String)
+    /// The recipe's `remote_code` (`field`) names a missing or misplaced file, or an `auto_map` module it lacks.
+    case invalidRemoteCode(path: String, field: String, problem: String)
 
     public var description: String {
         switch self {
@@ -34,6 +36,7 @@ public enum RecipeError: Error, CustomStringConvertible, Equatable {
             return (source.map { "\($0): " } ?? "") + "recipe '\(r)': \(subject) is invalid\(given): \(problem)"
                 + "; expected positive integers that divide evenly"
         case .invalidExpression(let r, let e): return "recipe '\(r)': invalid dimension expression '\(e)'"
+        case .invalidRemoteCode(let p, let field, let problem): return "\(p): \(field): \(problem)"
         }
     }
 }

@@ -25,7 +25,8 @@ public struct RecipeLibrary: Sendable {
         return (try? ResourceLocator.locate(.schemas)) ?? beside
     }
 
-    /// Loads and validates every `*.json` recipe in `directory` against `Schemas/recipe.schema.json` (beside it).
+    /// Loads and validates every `*.json` recipe in `directory` against `Schemas/recipe.schema.json` (beside it), and
+    /// checks the files of each recipe's `remote_code`.
     public init(directory: String) throws(RecipeError) {
         self.directory = directory
         let schemaPath = RecipeLibrary.schemaDirectory(besides: directory) + "/recipe.schema.json"
@@ -44,6 +45,7 @@ public struct RecipeLibrary: Sendable {
             let violations = validator.validate(json)
             guard violations.isEmpty else { throw .schemaViolation(path: path, violations: violations.map(\.description)) }
             let recipe = ArchitectureRecipe(json: json, sourcePath: path)
+            try recipe.validateRemoteCode()
             recipes[recipe.name] = recipe
         }
         self.recipes = recipes

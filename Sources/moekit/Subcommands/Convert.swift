@@ -69,7 +69,7 @@ extension MoekitCommand {
                     let converter = try GGUFToHuggingFace(gguf: try GGUFFile(path: input), recipes: library, preTokenizers: preTokenizers)
                     try converter.write(to: output, dtype: floatType, maxShardSize: shardSize, progress: progress, replaceExisting: force)
                 case (false, .safetensors):
-                    let converter = try HuggingFaceRetype(directory: input)
+                    let converter = try HuggingFaceRetype(directory: input, recipes: library)
                     try converter.write(to: output, dtype: floatType, maxShardSize: shardSize, progress: progress, replaceExisting: force)
                 case (true, .gguf):
                     let converter = try GGUFRetype(gguf: try GGUFFile(path: input), recipes: library)
