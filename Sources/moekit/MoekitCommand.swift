@@ -18,6 +18,7 @@ struct MoekitCommand: ParsableCommand {
     /// Runs the command; errors already reported by `reportingErrors` become exit status 1.
     static func main() {
         Matmul.useSingleThreadedBLAS()
+        Matmul.stopIdleBLASThreads()
         do {
             var command = try parseAsRoot()
             try command.run()
