@@ -10,7 +10,9 @@ For each tiny random model of Tests/RuntimeTests/Fixtures (written by scripts/ma
      logits equal the dense model's within 1e-4; the manifest says the output is exact by construction
      (renormalising targets: any router; Qwen2-MoE, which does not renormalise the top-k weights: a zero router);
   3. `moekit convert --to gguf` writes a file gguf-py's GGUFReader reads: the architecture, block count and embedding
-     length match the config, every tensor is finite, and the norm and embedding tensors equal the HF ones.
+     length match the config, every tensor is finite, and the norm and embedding tensors equal the HF ones;
+  4. when llama-cpp-python is importable (it compiles llama.cpp, ~15 minutes, so it is optional): llama.cpp loads that
+     GGUF and the upcycled model converted to GGUF, and both give the dense transformers logits within 1e-4.
 
 usage: crosscheck_families.py MOEKIT_BINARY [FIXTURES_DIR]
 Needs torch, transformers, safetensors, numpy and gguf (e.g. a venv at /root/xcheck). Prints one line per check,
@@ -23,6 +25,10 @@ import sys
 import tempfile
 
 import gguf
+try:
+    from llama_cpp import Llama
+except ImportError:
+    Llama = None
 import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
@@ -72,6 +78,20 @@ def logits(directory, tokens):
     with torch.no_grad():
         out = model(torch.tensor([tokens])).logits[0].numpy()
     return type(model).__name__, out
+
+
+def llamacpp_logits(path, tokens):
+    """llama.cpp's logits for every position of `tokens` (F32 weights and K/V cache, 2 threads)."""
+    # F32 K/V cache (type 0 = GGML_TYPE_F32): llama.cpp's default F16 cache alone moves logits by ~1e-3.
+    llm = Llama(model_path=path, n_ctx=max(64, len(tokens)), logits_all=True, verbose=False, n_threads=2, type_k=0, type_v=0)
+    llm.eval(tokens)
+    return np.array(llm.scores[: len(tokens)])
+
+
+def llamacpp_check(label, path, tokens, dense):
+    ours = llamacpp_logits(path, tokens)
+    delta = float(np.abs(ours - dense).max()) if ours.shape == dense.shape else float("inf")
+    check(delta <= 1e-4, f"{label}: llama.cpp loads the GGUF and gives the dense logits (max |Δ| = {delta:.2e})")
 
 
 def gguf_checks(name, path, config, tensors):
@@ -127,9 +147,17 @@ def main():
                     delta = float(np.abs(moe - dense).max())
                     check(delta <= TOLERANCE,
                           f"{name} → {target}: transformers {moe_cls} logits equal the dense ones (max |Δ| = {delta:.2e})")
+                    if Llama is not None:
+                        # Through `convert` of the HF output: the MoE GGUF writer refuses llama3 RoPE scaling.
+                        moekit(binary, "convert", out, out + ".gguf", "--dtype", "f32", "--allow-no-vocab")
+                        llamacpp_check(f"{name} → {target} GGUF", out + ".gguf", tokens, dense)
                 path = os.path.join(work, name + ".gguf")
-                moekit(binary, "convert", directory, path, "--to", "gguf", "--dtype", "f32")
+                moekit(binary, "convert", directory, path, "--to", "gguf", "--dtype", "f32", "--allow-no-vocab")
                 gguf_checks(name, path, config, tensors)
+                if Llama is not None:
+                    llamacpp_check(f"{name} GGUF", path, tokens, dense)
+                else:
+                    print(f"skip  {name}: llama.cpp checks (llama-cpp-python is not installed)")
             except Exception as error:  # one family failing must not hide the others' results
                 check(False, f"{name}: {type(error).__name__}: {error}")
     print(f"{len(failures)} failure(s)")

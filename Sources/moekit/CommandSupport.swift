@@ -1,4 +1,5 @@
 import Foundation
+import ArgumentParser
 import Formats
 
 /// Writes a line to standard error, control characters escaped (`escapingControls`).
@@ -34,6 +35,11 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         throw ExitCodeError.failure
     }
 }
+
+/// Help of every command's `--recipes DIR` option, stating `RecipeLibrary.locateDirectory`'s search order.
+let recipesOptionHelp = ArgumentHelp(
+    "Directory of architecture recipes. (default: $MOEKIT_CONVERTERS, $MOEKIT_RESOURCES/Converters, then Converters/ "
+        + "beside the executable or in a parent, directly or under share/moekit)")
 
 /// Raised after an error was already reported; maps to exit status 1.
 enum ExitCodeError: Error {

@@ -99,6 +99,24 @@ struct EvalCommandTests {
         #expect(json["task_hashes"]?["piqa"] == .string(Self.sha256(joined)))
     }
 
+    @Test("lm-eval's own readers (lm_eval.utils: results/samples file discovery, timestamps, make_table) accept the output",
+        // lm-eval's package __init__ imports every model backend (0.4.9 fails to under transformers 5); the script loads
+        // lm_eval/utils.py alone, which needs jinja2, yaml and numpy, and fails naming lm-eval when it is not installed.
+        .requiresPython(named: "MOEKIT_LMEVAL_XCHECK_PYTHON", importing: "jinja2", "yaml", "numpy"))
+    func lmEvalReadsOutput() throws {
+        let moekit = try CLITests.binary()
+        let tmp = TemporaryDirectory()
+        let model = try Self.tinyModel(tmp)
+        let run = try Self.runClean(moekit, ["eval", model, "--tasks", "piqa", "--limit", "4", "--output_path", tmp.file("out"), "--log_samples"])
+        #expect(run.status == 0, "\(run.output)")
+        let python = try #require(ProcessInfo.processInfo.environment[TestFixtures.lmEvalReaderPythonVariable])
+        let script = TestModels.repositoryRoot + "/scripts/crosscheck_lmeval_reader.py"
+        let (status, output) = try TestModels.run("/usr/bin/env", [python, script, tmp.file("out"), model, "piqa"])
+        print(output)
+        #expect(status == 0 && output.contains("\n0 failure(s)"), "\(output)")
+        #expect(output.contains("ok      make_table renders the results"), "\(output)")
+    }
+
     @Test("the existing spellings still work: --output FILE.json in a new directory, --log-samples, --num-fewshot, --limit N")
     func existingSpellings() throws {
         let moekit = try CLITests.binary()

@@ -10,7 +10,7 @@ struct FamilyCrossCheckTests {
     static let pythonVariable = "MOEKIT_FAMILIES_XCHECK_PYTHON"
 
     @Test(
-        "upcycled Mistral, Qwen2, Qwen3 and Llama-3 models load in transformers with the dense logits; GGUF reads in gguf-py",
+        "upcycled Mistral, Qwen2, Qwen3 and Llama-3 models load in transformers with the dense logits; GGUF reads in gguf-py and, when installed, llama.cpp",
         .requiresPython(named: "MOEKIT_FAMILIES_XCHECK_PYTHON", importing: "torch", "transformers", "gguf", "safetensors", "numpy"))
     func familiesMatchTransformers() throws {
         let moekit = try CLITests.binary()
@@ -24,6 +24,11 @@ struct FamilyCrossCheckTests {
         for name in ["tiny_mistral", "tiny_llama3", "tiny_qwen2", "tiny_qwen3"] {
             #expect(output.contains("ok      \(name): transformers"), "\(name) did not run")
             #expect(output.contains("ok      \(name): every GGUF tensor is finite"), "\(name) GGUF not read")
+            // llama.cpp (llama-cpp-python) is optional in that Python; when present, dense and MoE GGUFs must load.
+            if !output.contains("skip  \(name): llama.cpp") {
+                #expect(output.contains("ok      \(name) GGUF: llama.cpp loads"), "\(name): llama.cpp did not load the GGUF")
+                #expect(output.contains("GGUF: llama.cpp loads") && output.contains("ok      \(name) → "), "\(name): MoE GGUF")
+            }
         }
     }
 }

@@ -32,6 +32,9 @@ public enum TestFixtures {
     public static let torchCrossCheckPythonVariables = [
         "MOEKIT_BACKWARD_XCHECK_PYTHON", "MOEKIT_FAMILIES_XCHECK_PYTHON", trainStepCrossCheckPythonVariable,
     ]
+    /// Names a Python with lm-evaluation-harness (`pip install lm-eval`) for the opt-in check that lm-eval's own
+    /// tooling reads `moekit eval`'s results and samples files (scripts/crosscheck_lmeval_reader.py).
+    public static let lmEvalReaderPythonVariable = "MOEKIT_LMEVAL_XCHECK_PYTHON"
 
     static var environment: [String: String] { ProcessInfo.processInfo.environment }
 

@@ -23,7 +23,7 @@ extension MoekitCommand {
             transform: NumberOption.real("--tolerance", 0...Float.infinity, expected: "an absolute difference ≥ 0"))
         var tolerance: Float = 0
 
-        @Option(help: "Directory of architecture recipes (default: the repository's Converters/).")
+        @Option(help: recipesOptionHelp)
         var recipes: String?
 
         @Flag(help: "Print a JSON report.")

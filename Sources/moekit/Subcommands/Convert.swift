@@ -35,7 +35,7 @@ extension MoekitCommand {
         @Flag(help: "Write a GGUF even when the input has no vocabulary (tokenizer.ggml.model = no_vocab).")
         var allowNoVocab = false
 
-        @Option(help: "Directory of architecture recipes (default: the repository's Converters/).")
+        @Option(help: recipesOptionHelp)
         var recipes: String?
 
         @Option(help: "Append JSONL progress records to this file.")

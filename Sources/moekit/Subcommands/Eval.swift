@@ -66,7 +66,7 @@ extension MoekitCommand {
             help: "Also write samples_<task>_<date>.jsonl (lm-eval's per-sample records) beside the results file.")
         var logSamples = false
 
-        @Option(help: "Converters/ directory (architecture recipes).")
+        @Option(help: recipesOptionHelp)
         var recipes: String?
 
         @Flag(help: "Replace an existing results file.")

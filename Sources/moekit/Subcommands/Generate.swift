@@ -26,7 +26,7 @@ extension MoekitCommand {
         @Option(parsing: .unconditional, help: "Random seed for sampling, 0…2^64−1.", transform: NumberOption.seed("--seed"))
         var seed: UInt64 = 0
 
-        @Option(help: "Directory of conversion recipes.")
+        @Option(help: recipesOptionHelp)
         var recipes: String?
 
         func validate() throws {

@@ -26,7 +26,7 @@ extension MoekitCommand {
         @Option(help: "Output safetensors file.")
         var out: String
 
-        @Option(help: "Directory of conversion recipes (default: Converters/ next to the binary or in the working directory).")
+        @Option(help: recipesOptionHelp)
         var recipes: String?
 
         @Flag(help: "Replace an existing output file.")

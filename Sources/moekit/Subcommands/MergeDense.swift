@@ -8,7 +8,7 @@ extension MoekitCommand {
     struct MergeDense: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "merge-dense",
-            abstract: "Undo a non-overlapping split: concatenate the experts back into a dense LLaMA HF directory.",
+            abstract: "Undo a non-overlapping split: concatenate the experts back into a dense HF directory of the source family.",
             discussion: """
                 Uses the moekit manifest's neuron→expert assignment; a split without rescaling round-trips bit for bit. \
                 Router tensors (and LLaMA-MoE's gate_network.2 and weight_noise) are not written; tokenizer files and \
@@ -28,7 +28,7 @@ extension MoekitCommand {
         @Option(help: "Largest safetensors shard, e.g. 5GB, 500MB (decimal units as Hugging Face uses).")
         var maxShardSize: String = "5GB"
 
-        @Option(help: "Directory of conversion recipes.")
+        @Option(help: recipesOptionHelp)
         var recipes: String?
 
         @Flag(help: "Replace an existing output (the old one is removed only after the new one is complete).")

@@ -56,7 +56,7 @@ struct MoEOutputOptions: ParsableArguments {
     @Flag(help: "With --dry-run: print JSON.")
     var json = false
 
-    @Option(help: "Directory of architecture recipes (default: the repository's Converters/).")
+    @Option(help: recipesOptionHelp)
     var recipes: String?
 
     @Option(help: "Append JSONL progress records to this file.")

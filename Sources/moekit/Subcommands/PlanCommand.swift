@@ -22,7 +22,7 @@ extension MoekitCommand {
         @Flag(help: "Print JSON.")
         var json = false
 
-        @Option(help: "Directory of architecture recipes (default: the repository's Converters/).")
+        @Option(help: recipesOptionHelp)
         var recipes: String?
 
         func run() throws {

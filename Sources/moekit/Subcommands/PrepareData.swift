@@ -62,7 +62,7 @@ extension MoekitCommand {
         @Flag(help: "Print the resulting index.json instead of a summary.")
         var json = false
 
-        @Option(help: "Directory of architecture recipes (default: the repository's Converters/).")
+        @Option(help: recipesOptionHelp)
         var recipes: String?
 
         func validate() throws {

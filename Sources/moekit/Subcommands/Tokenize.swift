@@ -9,8 +9,8 @@ extension MoekitCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the token ids of a text under a model's tokenizer.",
             discussion: """
-                MODEL is a .gguf file or a Hugging Face model directory. Byte-level BPE (gpt2) and SentencePiece BPE
-                (llama) tokenizers are supported; ids match llama.cpp's. Special-token strings such as <|im_start|>
+                MODEL is a .gguf file or a Hugging Face model directory. Byte-level BPE (gpt2) and SentencePiece BPE \
+                (llama) tokenizers are supported; ids match llama.cpp's. Special-token strings such as <|im_start|> \
                 map to their ids unless --no-special. BOS/EOS are added when the model's configuration asks for them.
                 """)
 
@@ -29,7 +29,7 @@ extension MoekitCommand {
         @Flag(help: "Treat special-token strings in the text as plain text.")
         var noSpecial = false
 
-        @Option(help: "Directory of architecture recipes (default: the repository's Converters/).")
+        @Option(help: recipesOptionHelp)
         var recipes: String?
 
         func validate() throws {

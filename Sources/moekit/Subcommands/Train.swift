@@ -64,7 +64,7 @@ extension MoekitCommand {
         @Flag(help: "Continue RUN from its newest complete checkpoint.") var resume = false
         @Flag(help: "Start over in an existing RUN (its log, checkpoints and final model are removed).") var force = false
         @Option(parsing: .unconditional, help: "Threads (default: all cores).") var threads: Int?
-        @Option(help: "Directory of architecture recipes (default: the repository's Converters/).") var recipes: String?
+        @Option(help: recipesOptionHelp) var recipes: String?
 
         func validate() throws {
             if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }

@@ -52,7 +52,7 @@ extension MoekitCommand {
         @Flag(help: "Print JSON.")
         var json = false
 
-        @Option(help: "Directory of conversion recipes.")
+        @Option(help: recipesOptionHelp)
         var recipes: String?
 
         func run() throws {
