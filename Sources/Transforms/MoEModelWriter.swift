@@ -1,5 +1,6 @@
 import Foundation
 import Formats
+import Runtime
 import TensorCore
 
 /// Converts a dense LLaMA model (any `ModelSource`) into an MoE checkpoint in a target recipe's layout (mixtral,
@@ -61,11 +62,10 @@ public final class MoEModelWriter {
         self.manifestFields = manifestFields
         self.library = library
         self.preTokenizers = preTokenizers
-        guard let hidden = source.config["hidden_size"]?.intValue, let intermediate = source.config["intermediate_size"]?.intValue
-        else { throw MoEWriterError.notLlama(path: source.path, missing: "hidden_size/intermediate_size") }
+        let (hidden, intermediate) = try Self.denseDimensions(of: source)
         self.layers = source.blockCount
-        self.hidden = Int(hidden)
-        self.intermediate = Int(intermediate)
+        self.hidden = hidden
+        self.intermediate = intermediate
         for role in Self.denseRoles where source.recipe.tensor(role: role) == nil {
             throw MoEWriterError.notLlama(path: source.path, missing: "a dense FFN (\(source.recipe.name) has no \(role.rawValue) tensor)")
         }
@@ -94,6 +94,17 @@ public final class MoEModelWriter {
                 if deferValidation { problems.append(error) } else { throw error }
             }
         }
+    }
+
+    /// The dense source's hidden size D and FFN width F, read through its recipe (`ModelConfig`).
+    /// - Throws: `MoEWriterError.notLlama` naming the source and what its config lacks.
+    public static func denseDimensions(of source: ModelSource) throws -> (hidden: Int, intermediate: Int) {
+        let config: ModelConfig
+        do { config = try ModelConfig(json: source.config, recipe: source.recipe) } catch {
+            throw MoEWriterError.notLlama(path: source.path, missing: "a readable config (\(error))")
+        }
+        guard config.intermediateSize > 0 else { throw MoEWriterError.notLlama(path: source.path, missing: "intermediate_size") }
+        return (config.hiddenSize, config.intermediateSize)
     }
 
     /// One construction for every layer.

@@ -191,7 +191,7 @@ extension Decoder {
             }
         }
         var distillationLoss = 0.0
-        let crossEntropy = try (distillation?.teacherLogits ?? []).withUnsafeBufferPointer { teacher in
+        let crossEntropy = (distillation?.teacherLogits ?? []).withUnsafeBufferPointer { teacher in
             let target = distillation.map {
                 DistillationTarget(
                     teacherLogits: teacher.baseAddress!, coefficient: $0.coefficient, temperature: $0.temperature,

@@ -24,8 +24,7 @@ struct DryRunReport {
     /// pass) size the real per-layer settings without reading any text.
     static func sizingLayers(plan: ConversionPlan, layers: [ResolvedLayerSettings], source: ModelSource) throws -> [MoELayerPlan] {
         let experts = try plan.requiredExperts()
-        let hidden = Int(source.config["hidden_size"]?.intValue ?? 0)
-        let intermediate = Int(source.config["intermediate_size"]?.intValue ?? 0)
+        let (hidden, intermediate) = try MoEModelWriter.denseDimensions(of: source)
         let zeros = LayerCalibration(
             mlpInputs: FloatTensor(zeros: [experts, hidden]), activations: FloatTensor(zeros: [1, intermediate]),
             importance: [[Float]](repeating: [Float](repeating: 0, count: intermediate), count: experts),
@@ -40,7 +39,7 @@ struct DryRunReport {
         makeWriter: ([MoELayerPlan]) throws -> MoEModelWriter
     ) throws {
         let experts = try plan.requiredExperts()
-        let intermediate = Int(source.config["intermediate_size"]?.intValue ?? 0)
+        let intermediate = try MoEModelWriter.denseDimensions(of: source).intermediate
         func problem(_ layer: Int?, _ text: String) {
             problems.append(.object(JSONObject([("layer", layer.map { .integer(Int64($0)) } ?? .null), ("problem", .string(text))])))
         }
@@ -67,7 +66,7 @@ struct DryRunReport {
             return .object(object)
         })
         report["shard_plan"] = Self.shardPlan(report, output: plan.output, format: writer.format)
-        report["ram_needed_bytes"] = .integer(Int64(Self.ramNeeded(report, layers: layers, plan: plan, source: source)))
+        report["ram_needed_bytes"] = .integer(Int64(try Self.ramNeeded(report, layers: layers, plan: plan, source: source)))
         if let output = plan.output, let bytes = report["output_bytes"]?.intValue, let free = OutputSafety.availableBytes(for: output),
             Int(bytes) > free
         {
@@ -126,10 +125,9 @@ struct DryRunReport {
 
     /// The writer's working memory plus what the methods add: co-activation graphs `[I, I]` and calibration
     /// buffers (F32).
-    static func ramNeeded(_ report: JSONObject, layers: [ResolvedLayerSettings], plan: ConversionPlan, source: ModelSource) -> Int {
+    static func ramNeeded(_ report: JSONObject, layers: [ResolvedLayerSettings], plan: ConversionPlan, source: ModelSource) throws -> Int {
         let base = Int(report["working_memory_bytes"]?.intValue ?? 0)
-        let i = Int(source.config["intermediate_size"]?.intValue ?? 0)
-        let h = Int(source.config["hidden_size"]?.intValue ?? 0)
+        let (h, i) = try MoEModelWriter.denseDimensions(of: source)
         let tokens = plan.calibration?.tokens ?? 0
         var extra = 0
         for settings in layers where !settings.dense {
