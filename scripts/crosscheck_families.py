@@ -20,7 +20,6 @@ exits 1 when any check fails.
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -33,6 +32,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 from transformers import AutoModelForCausalLM
+from crosscheck_report import check, failures, finish, moekit
 
 FAMILIES = {
     "tiny_mistral": ["mixtral"],
@@ -43,19 +43,6 @@ FAMILIES = {
 # Targets that do not renormalise the top-k weights are exact only with equal router logits.
 EXTRA = {"qwen2-moe": ["--router", "zero"]}
 TOLERANCE = 1e-4
-failures = []
-
-
-def check(ok, message):
-    print(("ok      " if ok else "FAILED  ") + message, flush=True)
-    if not ok:
-        failures.append(message)
-
-
-def moekit(binary, *arguments):
-    result = subprocess.run([binary, *arguments], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"moekit {' '.join(arguments)} exited {result.returncode}: {result.stdout}{result.stderr}")
 
 
 def dense_directory(fixtures, name, work):
@@ -160,8 +147,7 @@ def main():
                     print(f"skip  {name}: llama.cpp checks (llama-cpp-python is not installed)")
             except Exception as error:  # one family failing must not hide the others' results
                 check(False, f"{name}: {type(error).__name__}: {error}")
-    print(f"{len(failures)} failure(s)")
-    sys.exit(1 if failures else 0)
+    finish()
 
 
 if __name__ == "__main__":

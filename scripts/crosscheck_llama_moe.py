@@ -26,8 +26,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -35,6 +33,7 @@ import torch
 import transformers
 from safetensors.numpy import load_file, save_file
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+from crosscheck_report import check, failures, finish, moekit
 
 TRANSFORMERS_MAJOR = int(transformers.__version__.split(".")[0])
 # from_pretrained's dtype argument: `dtype` from transformers 5, `torch_dtype` before.
@@ -45,19 +44,6 @@ RECIPE = os.path.join(REPO, "Converters", "llama-moe.json")
 TOLERANCE = 1e-4
 SMOLLM2_TOLERANCE = 1e-3
 TEXT = "the theory of heat: the engine turns the heat into the motion of the wheel, then the wheel"
-failures = []
-
-
-def check(ok, message):
-    print(("ok      " if ok else "FAILED  ") + message, flush=True)
-    if not ok:
-        failures.append(message)
-
-
-def moekit(binary, *arguments):
-    result = subprocess.run([binary, *arguments], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"moekit {' '.join(arguments)} exited {result.returncode}: {result.stdout}{result.stderr}")
 
 
 def write_tokenizer(directory):
@@ -327,8 +313,7 @@ def main():
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"{len(failures)} failure(s)")
-    sys.exit(1 if failures else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import os
 import sys
 
 import importlib.util
+from crosscheck_report import check, failures, finish
 
 # lm_eval/__init__.py imports every model backend (lm-eval 0.4.9 fails on transformers 5, which dropped
 # AutoModelForVision2Seq); the readers live in lm_eval/utils.py, which needs only numpy, yaml and jinja2, so load
@@ -25,13 +26,6 @@ _utils_spec = importlib.util.spec_from_file_location("lm_eval_utils", utils_path
 utils = importlib.util.module_from_spec(_utils_spec)
 _utils_spec.loader.exec_module(utils)
 
-failures = []
-
-
-def check(ok, message):
-    print(("ok      " if ok else "FAILED  ") + message, flush=True)
-    if not ok:
-        failures.append(message)
 
 
 def main():
@@ -64,8 +58,7 @@ def main():
         records = [json.loads(line) for line in f]
     needed = {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "doc_hash", "prompt_hash", "target_hash"}
     check(all(needed <= set(r) for r in records), f"{len(records)} sample records carry {sorted(needed)}")
-    print(f"{len(failures)} failure(s)")
-    sys.exit(1 if failures else 0)
+    finish()
 
 
 if __name__ == "__main__":

@@ -59,19 +59,13 @@ from safetensors.numpy import load_file, save_file
 
 import transformers
 from transformers import MixtralConfig, MixtralForCausalLM, OlmoeConfig, OlmoeForCausalLM, Qwen2MoeConfig, Qwen2MoeForCausalLM
+from crosscheck_report import check, failures, finish
 
 B, T = 3, 8          # 3 rows of T + 1 = 9 tokens: B·T = 24 predicted positions
 VOCAB = 96
 RELATIVE_TOLERANCE = 1e-5
 TIE_MARGIN = 1e-4
 COEFFICIENTS = [0.0, 0.1]
-failures = []
-
-
-def check(ok, message):
-    print(("ok      " if ok else "FAILED  ") + message, flush=True)
-    if not ok:
-        failures.append(message)
 
 
 def common(**extra):
@@ -274,8 +268,7 @@ def main():
                       f"{name}: α = 0.1 changes the router gradients by {shift:.2e} of their size (≫ the tolerance)")
             except Exception as error:  # one model failing must not hide the others' results
                 check(False, f"{name}: {type(error).__name__}: {error}")
-    print(f"{len(failures)} failure(s)")
-    sys.exit(1 if failures else 0)
+    finish()
 
 
 if __name__ == "__main__":

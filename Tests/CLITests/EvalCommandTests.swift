@@ -19,28 +19,8 @@ struct EvalCommandTests {
     static func runClean(_ executable: String, _ arguments: [String], in directory: String? = nil, extra: [String: String] = [:])
         throws -> (status: Int32, output: String)
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MOEKIT_") && !$0.key.hasPrefix("HF_") }
-        environment.merge(extra) { $1 }
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let fd = pipe.fileHandleForReading.fileDescriptor
-        var data = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n > 0 { data += chunk[0..<n]; continue }
-            if n < 0 && errno == EINTR { continue }
-            break
-        }
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("MOEKIT_") && !$0.key.hasPrefix("HF_") }
+        return try TestModels.run(executable, arguments, environment: extra, baseEnvironment: environment, directory: directory)
     }
 
     static func files(in directory: String, prefix: String) -> [String] {

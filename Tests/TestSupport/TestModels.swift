@@ -15,11 +15,22 @@ public enum TestModels {
 
     /// Runs a command, returning its exit status and combined output.
     @discardableResult
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
+    /// Runs `executable` and returns its exit status and combined stdout + stderr.
+    /// - Parameters:
+    ///   - environment: variables set on top of `baseEnvironment` (nil: none).
+    ///   - baseEnvironment: the environment to start from (nil: this process's).
+    ///   - directory: the working directory (nil: this process's).
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        baseEnvironment: [String: String]? = nil, directory: String? = nil
+    ) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        if environment != nil || baseEnvironment != nil {
+            process.environment = (baseEnvironment ?? ProcessInfo.processInfo.environment).merging(environment ?? [:]) { $1 }
+        }
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -69,12 +69,12 @@ public final class ModelSource: @unchecked Sendable {
         config: JSONValue, recipe: ArchitectureRecipe, tensorNames: [String], path: String, key: String
     ) throws(ConversionError) -> Int {
         let field = recipe.blockCountHF
-        guard let value = config[field]?.intValue, value >= 0, value <= Int64(tensorNames.count) else {
+        guard let value = config[field]?.intValue else {
             throw .invalidConfigValue(
-                path: path, field: key, expected: "a block count from 0 to \(tensorNames.count) (the checkpoint holds \(tensorNames.count) tensors)",
-                found: config[field].map { JSONWriter.serialize($0) } ?? "nothing")
+                path: path, field: key, expected: "an integer block count", found: config[field].map { JSONWriter.serialize($0) } ?? "nothing")
         }
         let blocks = Int(value)
+        try recipe.checkCounts(blocks: blocks, experts: 0, tensorCount: tensorNames.count, path: path, blockKey: key, expertKey: nil)
         try recipe.checkBlockTensors(blocks: blocks, hfNames: Set(tensorNames), path: path, blockKey: key)
         return blocks
     }
