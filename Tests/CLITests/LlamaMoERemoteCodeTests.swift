@@ -40,6 +40,14 @@ struct LlamaMoERemoteCodeTests {
         #expect(config["auto_map"] == autoMap, "\(what): auto_map \(String(describing: config["auto_map"]))")
     }
 
+    /// Writes a tiny dense model to `tmp/dense` and splits it into a 2-expert top-1 llama-moe directory `tmp/moe`.
+    static func splitTinyLlamaMoE(_ moekit: String, _ tmp: TemporaryDirectory) throws {
+        try TinyLlama().writeHFDirectory(tmp.file("dense"))
+        let run = try TestModels.run(moekit, ["split", tmp.file("dense"), tmp.file("moe"), "--experts", "2", "--top-k", "1",
+            "--target", "llama-moe"] + Self.recipes)
+        try #require(run.status == 0, "\(run.output)")
+    }
+
     /// A tiny dense LLaMA whose config.json carries a stale auto_map (as remote-code dense models do).
     static func denseWithForeignAutoMap(_ tmp: TemporaryDirectory) throws -> String {
         let dense = tmp.file("dense")
@@ -118,10 +126,7 @@ struct LlamaMoERemoteCodeTests {
     func convertReplacesForeignCode() throws {
         let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
-        try TinyLlama().writeHFDirectory(tmp.file("dense"))
-        var run = try TestModels.run(moekit, ["split", tmp.file("dense"), tmp.file("moe"), "--experts", "2", "--top-k", "1",
-            "--target", "llama-moe"] + Self.recipes)
-        #expect(run.status == 0, "\(run.output)")
+        try Self.splitTinyLlamaMoE(moekit, tmp)
         // As LLaMA-MoE's released checkpoints: their own code and an auto_map pointing at modeling_llama_moe_hf.
         let upstream = tmp.file("moe")
         try AtomicFileWriter.write(Array("# upstream\n".utf8), to: upstream + "/configuration_llama_moe.py")
@@ -135,7 +140,7 @@ struct LlamaMoERemoteCodeTests {
             ("AutoModelForCausalLM", .string("modeling_llama_moe_hf.LlamaMoEForCausalLM")),
         ]))
         try AtomicFileWriter.write(JSONWriter.bytes(.object(config), indent: 2), to: upstream + "/config.json")
-        run = try TestModels.run(moekit, ["convert", upstream, tmp.file("converted"), "--dtype", "bf16"] + Self.recipes)
+        var run = try TestModels.run(moekit, ["convert", upstream, tmp.file("converted"), "--dtype", "bf16"] + Self.recipes)
         #expect(run.status == 0, "\(run.output)")
         try Self.expectRemoteCode(tmp.file("converted"), "convert")
         #expect(!FileManager.default.fileExists(atPath: tmp.file("converted/modeling_llama_moe_hf.py")))
@@ -149,14 +154,11 @@ struct LlamaMoERemoteCodeTests {
     func trainingCheckpoints() throws {
         let moekit = try CLITests.binary()
         let tmp = TemporaryDirectory()
-        try TinyLlama().writeHFDirectory(tmp.file("dense"))
-        var run = try TestModels.run(moekit, ["split", tmp.file("dense"), tmp.file("moe"), "--experts", "2", "--top-k", "1",
-            "--target", "llama-moe"] + Self.recipes)
-        #expect(run.status == 0, "\(run.output)")
+        try Self.splitTinyLlamaMoE(moekit, tmp)
         // The model being trained has no remote code of its own: the checkpoints get it from the recipe.
         for name in Self.shippedNames { try FileManager.default.removeItem(atPath: tmp.file("moe/" + name)) }
         try TrainCommandTests.writeBatchFile(tmp.file("batches.safetensors"), rows: 6, width: 9, vocabulary: TinyLlama.vocabularySize, seed: 2)
-        run = try TestModels.run(moekit, ["train", "--model", tmp.file("moe"), "--out", tmp.file("run"), "--batch-file",
+        let run = try TestModels.run(moekit, ["train", "--model", tmp.file("moe"), "--out", tmp.file("run"), "--batch-file",
             tmp.file("batches.safetensors"), "--steps", "2", "--batch", "2", "--save-every", "1", "--keep", "2"] + Self.recipes)
         #expect(run.status == 0, "\(run.output)")
         let checkpoints = try FileManager.default.contentsOfDirectory(atPath: tmp.file("run/checkpoints")).filter { $0.hasPrefix("step-") }.sorted()
