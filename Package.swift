@@ -11,7 +11,7 @@ let package = Package(
     products: [
         .executable(name: "moekit", targets: ["moekit"]),
         .executable(name: "moekit-bench", targets: ["moekit-bench"]),
-        .library(name: "MoekitFormats", targets: ["Formats"]),
+        .library(name: "MoekitFormats", targets: ["IOCore", "Formats", "Conversion"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,35 +28,40 @@ let package = Package(
         .systemLibrary(name: "CJSONC", path: "Sources/CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
         .target(name: "CPlatform"),
         .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: numericSettings),
+        // The serialization and IO core: JSON, YAML, JSONL streaming, atomic output, hashing, resource lookup.
         .target(
-            name: "Formats", dependencies: ["TensorCore", "CPlatform", "CZlib", "CJSONC", .product(name: "Yams", package: "Yams")],
+            name: "IOCore", dependencies: ["TensorCore", "CPlatform", "CZlib", "CJSONC", .product(name: "Yams", package: "Yams")],
             swiftSettings: numericSettings),
-        .target(name: "Tokenizer", dependencies: ["Formats"], swiftSettings: numericSettings),
-        .target(name: "Runtime", dependencies: ["TensorCore", "Formats"], swiftSettings: numericSettings),
-        .target(name: "Evaluation", dependencies: ["TensorCore", "Runtime", "Tokenizer", "Formats"], swiftSettings: numericSettings),
-        .target(name: "Training", dependencies: ["TensorCore", "Runtime", "Formats", "TrainingData"], swiftSettings: numericSettings),
-        .target(name: "Transforms", dependencies: ["TensorCore", "Formats", "Runtime"], swiftSettings: numericSettings),
-        .target(name: "TrainingData", dependencies: ["TensorCore", "Formats", "Tokenizer", "CPlatform", "CZlib", "CJSONC"], swiftSettings: numericSettings),
+        // File formats: GGUF, safetensors (and the Hugging Face directory writer), GGML quantization.
+        .target(name: "Formats", dependencies: ["TensorCore", "IOCore", "CPlatform"], swiftSettings: numericSettings),
+        // Model conversion: per-family recipes, model sources, GGUF <-> Hugging Face, inspection and comparison.
+        .target(name: "Conversion", dependencies: ["TensorCore", "IOCore", "Formats"], swiftSettings: numericSettings),
+        .target(name: "Tokenizer", dependencies: ["IOCore", "Conversion"], swiftSettings: numericSettings),
+        .target(name: "Runtime", dependencies: ["TensorCore", "IOCore", "Formats", "Conversion"], swiftSettings: numericSettings),
+        .target(name: "Evaluation", dependencies: ["TensorCore", "Runtime", "Tokenizer", "IOCore"], swiftSettings: numericSettings),
+        .target(name: "Training", dependencies: ["TensorCore", "Runtime", "IOCore", "Formats", "Conversion", "TrainingData"], swiftSettings: numericSettings),
+        .target(name: "Transforms", dependencies: ["TensorCore", "IOCore", "Formats", "Conversion", "Runtime"], swiftSettings: numericSettings),
+        .target(name: "TrainingData", dependencies: ["TensorCore", "IOCore", "Conversion", "Tokenizer", "CPlatform", "CZlib", "CJSONC"], swiftSettings: numericSettings),
         .executableTarget(
             name: "moekit",
             dependencies: [
-                "Formats", "Tokenizer", "Runtime", "Evaluation", "Transforms", "TrainingData", "Training",
+                "IOCore", "Formats", "Conversion", "Tokenizer", "Runtime", "Evaluation", "Transforms", "TrainingData", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "moekit-bench",
-            dependencies: ["Formats", "Runtime", "Tokenizer", "Training", "TrainingData", "TensorCore", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["IOCore", "Formats", "Conversion", "Runtime", "Tokenizer", "Training", "TrainingData", "TensorCore", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .target(name: "TestSupport", dependencies: ["Formats", "Runtime"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["IOCore", "Formats", "Runtime"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),
-        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "TestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TransformsTests", dependencies: ["Transforms", "Formats", "Runtime", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenizer", "Formats", "TestSupport"]),
+        .testTarget(name: "FormatsTests", dependencies: ["IOCore", "Formats", "Conversion", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "Conversion", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "IOCore", "Formats", "Conversion", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "IOCore", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "IOCore", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TransformsTests", dependencies: ["Transforms", "IOCore", "Formats", "Conversion", "Runtime", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["IOCore", "Formats", "Conversion", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenizer", "IOCore", "Conversion", "TestSupport"]),
     ]
 )

@@ -1,4 +1,4 @@
-import Formats
+import IOCore
 
 /// Everything that can go wrong while loading tasks, reading data or scoring: one typed error for the module.
 ///

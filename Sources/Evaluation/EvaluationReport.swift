@@ -1,5 +1,5 @@
 import Foundation
-import Formats
+import IOCore
 
 /// Results in lm-evaluation-harness's shapes: the results JSON (`lm_eval/evaluator.py` + `evaluator_utils.py`),
 /// the Markdown table of `make_table`, and `--log-samples` JSONL lines.

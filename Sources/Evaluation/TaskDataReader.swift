@@ -1,5 +1,5 @@
 import Foundation
-import Formats
+import IOCore
 
 /// Reads a task's JSON Lines data file into `TaskDocument`s.
 public enum TaskDataReader {

@@ -1,5 +1,5 @@
 import Foundation
-import Formats
+import IOCore
 
 /// One task file (`Tasks/<name>.json`), validated by `Schemas/task.schema.json` and checked for consistency.
 ///

@@ -1,4 +1,4 @@
-import Formats
+import IOCore
 
 /// One evaluation item after its data row was read by the task's format: the template fields and what is scored.
 public struct TaskDocument: Sendable, Equatable {

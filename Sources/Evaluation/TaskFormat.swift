@@ -1,4 +1,4 @@
-import Formats
+import IOCore
 
 /// A data-row layout: how a JSONL row becomes a `TaskDocument`.
 ///

@@ -1,5 +1,5 @@
 import Foundation
-import Formats
+import IOCore
 
 /// Finds and loads task files: the built-in `Tasks/` directory plus any user directories searched before it.
 public struct TaskLibrary: Sendable {

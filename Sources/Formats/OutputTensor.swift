@@ -1,3 +1,4 @@
+import IOCore
 import TensorCore
 
 /// A tensor to be written by a streaming checkpoint writer.

@@ -1,5 +1,4 @@
 import Foundation
-import Formats
 import TensorCore
 
 /// The computation of a LLaMA-family decoder (dense, Mixtral, Qwen2-MoE, OLMoE, Qwen3-MoE or LLaMA-MoE style) for

@@ -1,5 +1,7 @@
-import Foundation
+import Conversion
 import Formats
+import Foundation
+import IOCore
 import TensorCore
 
 /// A loaded model for inference: a `Decoder` with immutable parameters (weights dequantised to F32).

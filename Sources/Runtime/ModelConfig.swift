@@ -1,4 +1,5 @@
-import Formats
+import Conversion
+import IOCore
 
 /// The hyper-parameters of a LLaMA-family decoder (dense or MoE), read from a Hugging Face `config.json` through
 /// the family's recipe (`Converters/<family>.json`): which keys feed which field, their defaults and derivations,

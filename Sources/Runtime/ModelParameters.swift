@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 import TensorCore
 
 /// A view into the flat parameter buffer: `offset` floats from its start, row-major `shape`.

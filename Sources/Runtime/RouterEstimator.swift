@@ -1,4 +1,3 @@
-import Formats
 
 /// How a training pass routes tokens to experts and differentiates that routing.
 ///

@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 import Synchronization
 
 /// The recipe library of the default `Converters/` directory, read once per process for callers that parse a

@@ -1,5 +1,4 @@
 import Foundation
-import Formats
 
 /// Preallocated activations and scratch for forward (and backward) passes of up to `rows` tokens with up to
 /// `context` positions per sequence, laid out by one `ActivationTable`. Nothing is allocated in the hot loop.

@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 
 /// Byte-level BPE (`tokenizer.ggml.model = gpt2`): GPT-2, SmolLM, LLaMA-3, Qwen2 and similar vocabularies.
 ///

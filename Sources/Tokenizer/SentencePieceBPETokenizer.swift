@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 
 /// SentencePiece-style BPE (`tokenizer.ggml.model = llama`: LLaMA-1/2, Mistral v0.1, TinyLlama, …).
 ///

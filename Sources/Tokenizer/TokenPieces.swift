@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 
 /// The bytes each token decodes to, and whether it is a special token, in one arena.
 struct TokenPieces: Sendable {

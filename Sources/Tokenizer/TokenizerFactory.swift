@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 
 /// Builds the tokenizer a model's `tokenizer.ggml.model` calls for.
 public enum TokenizerFactory {

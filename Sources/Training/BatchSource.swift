@@ -1,4 +1,5 @@
 import Formats
+import IOCore
 import Runtime
 import TrainingData
 

@@ -1,4 +1,6 @@
+import Conversion
 import Formats
+import IOCore
 import Runtime
 import TensorCore
 
@@ -28,7 +30,7 @@ public final class TrainableModel {
         self.path = path
         var json = source.config
         if var object = json.objectValue {
-            object["torch_dtype"] = .string("float32")
+            HuggingFaceConfigFacts.setStoredFloatType(.f32, in: &object)
             json = .object(recipe.applyingAutoMap(to: object))
         }
         configJSON = json
@@ -40,7 +42,7 @@ public final class TrainableModel {
             ? HuggingFaceSideFiles.copied(from: path)
             : HuggingFaceSideFiles.fromTokenizer(
                 source.tokenizer, preTokenizers: preTokenizers, path: path,
-                maxLength: source.config["max_position_embeddings"]?.intValue.map(Int.init)))
+                maxLength: source.configFacts.trainedContext))
             + recipe.remoteCodeFiles()
     }
 

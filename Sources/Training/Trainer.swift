@@ -1,5 +1,6 @@
 import Formats
 import Foundation
+import IOCore
 import Runtime
 import TensorCore
 import TrainingData

@@ -1,4 +1,4 @@
-import Formats
+import IOCore
 
 /// What a checkpoint records besides the weights and optimizer moments (`trainer_state.json`,
 /// `Schemas/trainer-state.schema.json`): enough to continue the run exactly where it stopped.

@@ -1,5 +1,6 @@
 import Formats
 import Foundation
+import IOCore
 import Runtime
 
 /// The checkpoints of a run directory: `RUN/checkpoints/step-NNNNNNNN/`, each a Hugging Face directory of the

@@ -1,4 +1,4 @@
-import Formats
+import IOCore
 
 /// A `--config` file of `moekit train`: a JSON object, or YAML (`.yaml`/`.yml`) whose keys are the flag names
 /// (`lb-coef: 0.01`), validated against `Schemas/train.schema.json`.

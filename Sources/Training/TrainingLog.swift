@@ -1,5 +1,5 @@
-import Formats
 import Foundation
+import IOCore
 
 #if canImport(Glibc)
 import Glibc

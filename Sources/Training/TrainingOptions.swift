@@ -1,4 +1,4 @@
-import Formats
+import IOCore
 import Runtime
 
 /// Everything a `moekit train` run is configured by. Each field is one key of a `--config` file

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Formats
+import IOCore
 
 /// A buffered file writer for files inside a data directory under construction. It does not fsync each file:
 /// the directory is the atomic unit, flushed once with syncfs before it is renamed into place (`OutputDirectory`).

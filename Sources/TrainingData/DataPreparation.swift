@@ -1,6 +1,7 @@
+import Conversion
 import Dispatch
-import Formats
 import Foundation
+import IOCore
 import Synchronization
 import TensorCore
 import Tokenizer

@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 
 /// A data directory made by `DataPreparation`: its index and every domain's training and validation datasets.
 public final class PreparedDataset: @unchecked Sendable {

@@ -1,4 +1,5 @@
-import Formats
+import Conversion
+import IOCore
 
 /// A tokenizer's identity: SHA-256 over its model name, vocabulary and merges, so that a data directory
 /// prepared with one tokenizer is not silently trained with another.

@@ -1,4 +1,4 @@
-import Formats
+import IOCore
 
 /// Chooses held-out validation documents by a stable hash of their text, independent of input order and of
 /// the other documents: a document is held out when `hash(text) < fraction·2⁶⁴`. A domain left with fewer than

@@ -37,6 +37,6 @@ public struct DenseFFN: Sendable, Equatable {
     /// The block as a single expert of width I.
     public var asExpert: Expert { Expert(unchecked: gate, up: up, down: down) }
 
-    /// Reference forward pass for `x` `[T, H]` → `[T, H]` (BLAS products, Float accumulation).
+    /// Forward pass for `x` `[T, H]` → `[T, H]`, by the runtime's SwiGLU kernel.
     public func forward(_ x: FloatTensor) -> FloatTensor { asExpert.forward(x) }
 }

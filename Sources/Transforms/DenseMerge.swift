@@ -1,5 +1,7 @@
-import Foundation
+import Conversion
 import Formats
+import Foundation
+import IOCore
 import TensorCore
 
 /// `moekit merge-dense`: the inverse of a non-overlapping split. Each layer's experts are concatenated back in the
@@ -38,6 +40,7 @@ public enum DenseMerge {
                 && (mapping.moeRole == .router || mapping.moeRole == .router2 || (mapping.role == nil && mapping.synthesize != nil))
         }.flatMap { [$0.hf] + $0.hfAlternatives }.map { NamePattern($0) }
         let denseRecipe = try library.recipe(hfConfig: denseConfig)
+        let denseFacts = HuggingFaceConfigFacts(json: denseConfig, recipe: denseRecipe)
         let denseMappings: [String: ArchitectureRecipe.TensorMapping] = [
             "gate": denseRecipe.tensor(role: .denseGate), "up": denseRecipe.tensor(role: .denseUp), "down": denseRecipe.tensor(role: .denseDown),
         ].compactMapValues { $0 }
@@ -60,11 +63,7 @@ public enum DenseMerge {
         }
         let intermediate = assignments.first?.reduce(0) { $0 + $1.count } ?? 0
         let dtype: DType = requested ?? {
-            switch denseConfig["torch_dtype"]?.stringValue ?? source.config["torch_dtype"]?.stringValue {
-            case "float16": return .f16
-            case "bfloat16": return .bf16
-            default: return .f32
-            }
+            denseFacts.storedFloatType ?? source.configFacts.storedFloatType ?? .f32
         }()
         let encoding = TensorEncoding.dense(dtype)
         var outputs: [OutputTensor] = []
@@ -112,16 +111,9 @@ public enum DenseMerge {
             ? try HuggingFaceSideFiles.copied(from: moePath)
             : try HuggingFaceSideFiles.fromTokenizer(
                 source.tokenizer, preTokenizers: preTokenizers, path: moePath,
-                maxLength: denseConfig["max_position_embeddings"]?.intValue.map(Int.init))
+                maxLength: denseFacts.trainedContext)
         try destination.write(
             tensors: outputs, maxShardSize: maxShardSize,
-            files: [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: configJSON(denseConfig, dtype: dtype))] + sideFiles)
-    }
-
-    /// The dense config with `torch_dtype` naming the written type.
-    static func configJSON(_ config: JSONValue, dtype: DType) -> JSONValue {
-        guard var object = config.objectValue else { return config }
-        object["torch_dtype"] = .string(SourceFloatType.torchName(dtype))
-        return .object(object)
+            files: [HuggingFaceDirectoryWriter.SideFile(name: "config.json", json: denseFacts.settingStoredFloatType(dtype))] + sideFiles)
     }
 }

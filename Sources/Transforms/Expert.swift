@@ -1,3 +1,4 @@
+import Runtime
 import TensorCore
 
 /// One SwiGLU expert with its own width `I_e`: `gate`/`up` are `[I_e, H]`, `down` is `[H, I_e]`.
@@ -27,13 +28,13 @@ public struct Expert: Sendable, Equatable {
     /// Hidden size H.
     public var hiddenSize: Int { gate.shape[1] }
 
-    /// Reference forward pass for `x` `[T, H]` → `[T, H]`.
+    /// Forward pass for `x` `[T, H]` → `[T, H]`, run by the runtime's SwiGLU kernel (`MoELayerRun.forward`).
     public func forward(_ x: FloatTensor) -> FloatTensor {
         let t = x.shape[0]
         var out = [Float](repeating: 0, count: t * hiddenSize)
         out.withUnsafeMutableBufferPointer { o in
             x.values.withUnsafeBufferPointer { xb in
-                SwiGLU.accumulate(self, tokens: t, x: xb.baseAddress!, into: o.baseAddress!, scale: 1)
+                MoELayerRun.forward(runtimeBlock, x: xb.baseAddress!, rows: t, hidden: hiddenSize, out: o.baseAddress!)
             }
         }
         return FloatTensor(shape: [t, hiddenSize], values: out)

@@ -1,4 +1,3 @@
-import Formats
 import TensorCore
 
 /// LLaMA-MoE expert construction: one dense FFN → N experts made of disjoint (or, with sharing, overlapping)

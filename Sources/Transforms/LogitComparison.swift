@@ -1,5 +1,5 @@
 import Foundation
-import Formats
+import IOCore
 import TensorCore
 
 /// `moekit verify`'s numbers: two models' logits on the same tokens.

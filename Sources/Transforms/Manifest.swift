@@ -1,5 +1,6 @@
-import Foundation
 import Formats
+import Foundation
+import IOCore
 
 /// The provenance record every `moekit split` / `upcycle` output carries (as `moekit-manifest.json`, safetensors
 /// `__metadata__["moekit_manifest"]` and GGUF key `moekit.manifest`).

@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 import TensorCore
 
 /// One layer's Mixture-of-Experts feed-forward block.

@@ -1,5 +1,5 @@
+import Conversion
 import Foundation
-import Formats
 import TensorCore
 
 /// Block construction: each sparse layer's MoE block built from its dense FFN for the target (routing, folded

@@ -1,5 +1,7 @@
-import Foundation
+import Conversion
 import Formats
+import Foundation
+import IOCore
 import TensorCore
 
 /// config.json and GGUF metadata of the output.
@@ -37,12 +39,11 @@ extension MoEModelWriter {
             }
             config[field] = .bool(!unit)
         }
-        if config["tie_word_embeddings"] == nil { config["tie_word_embeddings"] = .bool(!source.contains("lm_head.weight")) }
-        switch dtype {
-        case .f16: config["torch_dtype"] = .string("float16")
-        case .bf16: config["torch_dtype"] = .string("bfloat16")
-        default: config["torch_dtype"] = .string("float32")
+        if let tied = recipe.tiedEmbeddings, config[tied.hfConfigKey] == nil {
+            let head = source.recipe.tensors(role: .output).first.map { $0.hfName(layer: nil, expert: nil) }
+            config[tied.hfConfigKey] = .bool(!(head.map(source.contains) ?? false))
         }
+        HuggingFaceConfigFacts.setStoredFloatType([.f16, .bf16].contains(dtype) ? dtype : .f32, in: &config)
         // The dense source's own remote code (if any) is not copied and does not describe the MoE model.
         config["auto_map"] = nil
         return .object(recipe.applyingAutoMap(to: config))
@@ -56,7 +57,7 @@ extension MoEModelWriter {
         let (pairs, _) = try GGUFModelMetadata.configPairs(
             recipe: recipe, config: config, configPath: "\(recipe.name) config",
             hfShape: { gguf in self.recipe.tensors.first { $0.gguf == gguf }.flatMap { shapes[$0.hf] } })
-        let name = source.config["_name_or_path"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+        let name = source.configFacts.modelName
             ?? URL(fileURLWithPath: source.path).deletingPathExtension().lastPathComponent
         return GGUFModelMetadata.metadata(
             recipe: recipe, name: name, type: GGMLType(dense: dtype) ?? .f32, configPairs: pairs, tokenizer: source.tokenizer,

@@ -1,5 +1,6 @@
+import Conversion
 import Foundation
-import Formats
+import IOCore
 import TensorCore
 
 /// The dry-run report: sizes, parameters and config changes, without computing weights.
@@ -31,7 +32,7 @@ extension MoEModelWriter {
         if target.hasSharedExpert, layerPlans.contains(where: { ($0.construction?.sharedWidth(intermediate: intermediate) ?? 1) == 0 }) {
             notes.append(.string("the layout always has a shared expert: layers without one get a zero shared expert of width \(sharedWidth)"))
         }
-        if let scaling = before["rope_scaling"], scaling != .null, format == .gguf {
+        if HuggingFaceConfigFacts(json: .object(before), recipe: source.recipe).ropeScaling != nil, format == .gguf {
             notes.append(.string("rope_scaling: only linear scaling has a GGUF form; others stop the conversion"))
         }
         return .object(JSONObject([("added", .object(added)), ("changed", .object(changed)), ("notes", .array(notes))]))
@@ -80,15 +81,18 @@ extension MoEModelWriter {
             }
             perLayer.append(.object(record))
         }
-        let untiedCopy = format == .gguf && recipe.tiedEmbeddings?.ggufOutputRequired == true && !source.contains("lm_head.weight")
-        let embedding = source.view("model.embed_tokens.weight")?.shape.reduce(1, *) ?? 0
+        let sourceHead = source.recipe.tensors(role: .output).first.map { $0.hfName(layer: nil, expert: nil) }
+        let hasHead = sourceHead.map(source.contains) ?? false
+        let untiedCopy = format == .gguf && recipe.tiedEmbeddings?.ggufOutputRequired == true && !hasHead
+        let embedding = source.recipe.tensors(role: .embedding).first.flatMap { source.view($0.hfName(layer: nil, expert: nil)) }?
+            .shape.reduce(1, *) ?? 0
         let bytesPerValue = dtype.byteSize
         let f32Bytes = format == .gguf ? 4 : bytesPerValue
         let routerBytes = isSparse.filter { $0 }.count * routerParams * f32Bytes
         let mainValues = total - isSparse.filter { $0 }.count * routerParams + (untiedCopy ? embedding : 0)
         let outputBytes = mainValues * bytesPerValue + routerBytes
-        let lmHead = source.view("lm_head.weight")?.shape.reduce(1, *) ?? embedding
-        let attention = otherParams - synthesized - embedding - (source.contains("lm_head.weight") ? lmHead : 0)
+        let lmHead = sourceHead.flatMap { source.view($0) }?.shape.reduce(1, *) ?? embedding
+        let attention = otherParams - synthesized - embedding - (hasHead ? lmHead : 0)
         let flopsDense = 2 * (attention + layers * denseFFN + lmHead)
         let flopsMoE = 2 * (attention + (active - otherParams) + lmHead)
         // Peak working memory: one layer's dense FFN and MoE block in F32, plus one encoded expert.

@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 
 extension MoEModelWriter {
     /// Whether the written model computes exactly what the dense model computes, by construction (the table in

@@ -1,4 +1,6 @@
+import Conversion
 import Formats
+import IOCore
 import TensorCore
 
 /// The byte-gather fast path: routed experts that are exact gathers of the dense FFN (rows of gate/up, columns of

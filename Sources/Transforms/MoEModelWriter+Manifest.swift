@@ -1,5 +1,5 @@
 import Foundation
-import Formats
+import IOCore
 import TensorCore
 
 /// The manifest record: provenance, per-layer assignments and source digests.

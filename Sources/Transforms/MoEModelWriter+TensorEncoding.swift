@@ -1,5 +1,6 @@
-import Foundation
+import Conversion
 import Formats
+import Foundation
 import TensorCore
 
 /// Tensor encoding: planned tensors as safetensors or streamed GGUF tensors in the output type.
@@ -53,7 +54,7 @@ extension MoEModelWriter {
             } else if let tensor = byName[mapping.hfName(layer: layer, expert: nil)] {
                 parts = [tensor]
             } else if let tied = recipe.tiedEmbeddings, tied.ggufOutputRequired, tied.hfOutput == mapping.hf,
-                let embedding = recipe.tensors.first(where: { $0.gguf == "token_embd.weight" }), let tensor = byName[embedding.hf]
+                let embedding = recipe.tensors(role: .embedding).first, let tensor = byName[embedding.hf]
             {
                 parts = [tensor]
             } else {

@@ -1,5 +1,6 @@
+import Conversion
 import Foundation
-import Formats
+import IOCore
 import TensorCore
 
 /// Tensor naming: the target's tensors under their HF names and shapes, resolved against the source and the layer

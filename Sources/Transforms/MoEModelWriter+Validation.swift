@@ -1,5 +1,4 @@
 import Foundation
-import Formats
 import TensorCore
 
 /// Plan validation: what `init` checks across layers before anything is computed or written.

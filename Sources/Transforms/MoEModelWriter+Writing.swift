@@ -1,5 +1,7 @@
-import Foundation
+import Conversion
 import Formats
+import Foundation
+import IOCore
 import TensorCore
 
 /// Writing the output: the checkpoint (HF directory or GGUF file), its side files and the manifest file.
@@ -66,6 +68,6 @@ extension MoEModelWriter {
         guard let tokenizer = source.tokenizer else { return [] }
         return try HuggingFaceSideFiles.fromTokenizer(
             tokenizer, preTokenizers: preTokenizers, path: source.path,
-            maxLength: source.config["max_position_embeddings"]?.intValue.map(Int.init))
+            maxLength: source.configFacts.trainedContext)
     }
 }

@@ -1,5 +1,6 @@
+import Conversion
 import Foundation
-import Formats
+import IOCore
 import Runtime
 import TensorCore
 

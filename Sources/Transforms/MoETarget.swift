@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 
 /// An MoE output layout read from its recipe (`Converters/<name>.json` with `expert_count`, a `moe` section and
 /// `moe_role` tensor entries): which tensors hold the router, experts and shared expert, which config fields carry

@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 import TensorCore
 
 /// Everything `ExpertSplit.split` needs besides the dense weights.

@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 
 /// Everything `SparseUpcycling.upcycle` needs besides the dense weights.
 public struct UpcycleOptions: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 
 /// NVIDIA's virtual-group weight scaling for fine-grained upcycling (Megatron-LM
 /// `megatron/core/transformer/moe/upcycling_utils.py`; arXiv 2410.07524).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Formats
 import Foundation
+import IOCore
 import TensorCore
 
 /// Generates a synthetic LLaMA-7B-shaped F16 sharded safetensors checkpoint, then times `cp` of its bytes and

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Formats
 import Foundation
+import IOCore
 import TensorCore
 
 /// Times `moekit split` and `moekit upcycle` (F16 safetensors out) on a synthetic LLaMA-7B-shaped checkpoint against

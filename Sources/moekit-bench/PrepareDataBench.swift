@@ -1,16 +1,17 @@
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
 import CZlib
+import Conversion
 import Dispatch
 import Foundation
-import Formats
+import IOCore
 import Runtime
 import Synchronization
 import TensorCore
 import Tokenizer
 import TrainingData
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `prepare-data` throughput against the tokenizer's own on the same text, peak RSS, and the cost of batch
 /// assembly relative to a forward pass.

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Formats
 import Foundation
+import IOCore
 
 /// Measures SHA-256 throughput (the manifest's source digests) with the x86 SHA extensions and with the portable C
 /// compression, on an in-memory buffer, and checks both give the same digest.

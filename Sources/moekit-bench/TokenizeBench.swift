@@ -1,6 +1,7 @@
 import ArgumentParser
+import Conversion
 import Foundation
-import Formats
+import IOCore
 import Tokenizer
 
 /// Measures tokenization throughput (characters/s, tokens/s) on the shared corpus with a model's tokenizer.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Formats
 import Foundation
+import IOCore
 import Runtime
 import TensorCore
 import Training

@@ -1,5 +1,4 @@
 import Foundation
-import Formats
 import Transforms
 
 /// Shows a calibration pass: `calibration forward [12/64 samples] 3072 tokens  9.8 samples/s  ETA 5s` on stderr (at

@@ -1,6 +1,6 @@
-import Foundation
 import ArgumentParser
-import Formats
+import Conversion
+import Foundation
 
 /// Writes a line to standard error, control characters escaped (`escapingControls`).
 func printError(_ text: String) {

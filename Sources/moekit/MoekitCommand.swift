@@ -1,5 +1,6 @@
 import ArgumentParser
-import Formats
+import Foundation
+import IOCore
 import TensorCore
 
 /// The `moekit` command line: one subcommand per file under `Subcommands/`.
@@ -30,4 +31,3 @@ struct MoekitCommand: ParsableCommand {
     }
 }
 
-import Foundation

@@ -1,5 +1,5 @@
 import Foundation
-import Formats
+import IOCore
 
 /// The checks every writing verb runs on its output before reading a model: the output must not be, lie inside or
 /// contain any input (device and inode, so symbolic and hard links count), and an existing output needs `--force`.

@@ -1,6 +1,7 @@
 import ArgumentParser
-import Foundation
 import Formats
+import Foundation
+import IOCore
 import TensorCore
 
 /// The conventions users bring from llama.cpp, transformers and mergekit: the output format follows the output's

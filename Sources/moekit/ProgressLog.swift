@@ -1,5 +1,5 @@
 import Foundation
-import Formats
+import IOCore
 
 /// A machine-readable progress log (`--log FILE`): JSON records appended one per line, each starting with its
 /// `event` name and the wall-clock `time` (Unix seconds, millisecond resolution). The file is created when missing

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import IOCore
 
 /// Runs the built `moekit` executable (`swift build -c release --product moekit` first; scripts/test.sh does).
 @Suite("moekit command line", .serialized)

@@ -3,7 +3,9 @@ import TestSupport
 import Testing
 import TensorCore
 
+@testable import Conversion
 @testable import Formats
+@testable import IOCore
 
 /// Conventions users bring (issue 11 item 2) and commands that say what happened (item 4): the output format from
 /// the extension, same-format convert, dtype defaults and spellings, shard sizes, vocabularies, cross-format

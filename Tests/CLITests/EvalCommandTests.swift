@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import IOCore
 
 /// `moekit eval` as lm-evaluation-harness users call it, on a tiny random model: lm-eval's option spellings and
 /// output layout, Hugging Face ids from the local cache, results that do not depend on the thread count, and an

@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import IOCore
 
 /// Seeded fuzzing of the command line: mutated GGUF and safetensors files (`inspect`, `convert`), mutated HF
 /// directories (`convert`), mutated task and data files (`eval`) and mutated plan files (`plan`). Every run must end

@@ -1,5 +1,6 @@
-import Foundation
 import Formats
+import Foundation
+import IOCore
 import TestSupport
 import Testing
 

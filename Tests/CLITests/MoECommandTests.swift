@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import IOCore
 
 /// `moekit upcycle / split / verify / merge-dense` on SmolLM2 (skipped when the model is absent).
 @Suite("moekit MoE commands", .serialized)

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import IOCore
 
 /// `--plan` on `split` / `upcycle` and `moekit plan`, on a tiny two-layer HF model (I = 128, H = 64).
 @Suite("moekit plans", .serialized)

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import IOCore
 
 /// `moekit prepare-data` and `moekit inspect DIR` through the built binary, with the tiny model's tokenizer.
 @Suite("moekit prepare-data", .serialized)

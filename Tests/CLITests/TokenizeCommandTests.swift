@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import IOCore
 
 /// `moekit tokenize` through the built binary.
 @Suite("moekit tokenize", .serialized)

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import IOCore
 
 /// The product's main job end to end on real data: SmolLM2 split into 8 experts (top-2), the shared six-domain
 /// corpus prepared into Megatron indexed datasets, then short `moekit train` runs with a static and a dynamic domain

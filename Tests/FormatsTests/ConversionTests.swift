@@ -3,7 +3,9 @@ import TensorCore
 import TestSupport
 import Testing
 
+@testable import Conversion
 @testable import Formats
+@testable import IOCore
 
 @Suite("HF <-> GGUF conversion on tiny models")
 struct ConversionTests {

@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import Conversion
 @testable import Formats
 
 /// Handcrafted corrupt files, one per check in ggml's `gguf.cpp` (and llama.cpp's bounds check), in the style

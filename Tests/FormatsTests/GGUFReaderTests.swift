@@ -4,6 +4,7 @@ import Testing
 import TestSupport
 
 @testable import Formats
+@testable import IOCore
 
 @Suite("GGUF reader")
 struct GGUFReaderTests {

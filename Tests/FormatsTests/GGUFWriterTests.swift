@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 
 @testable import Formats
+@testable import IOCore
 
 @Suite("GGUF writer")
 struct GGUFWriterTests {

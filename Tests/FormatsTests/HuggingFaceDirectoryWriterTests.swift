@@ -3,6 +3,7 @@ import TestSupport
 import Testing
 
 @testable import Formats
+@testable import IOCore
 
 @Suite("HuggingFaceDirectoryWriter")
 struct HuggingFaceDirectoryWriterTests {

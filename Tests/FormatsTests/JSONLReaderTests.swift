@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import IOCore
 
 @Suite("JSON Lines reader (zlib + json-c)")
 struct JSONLReaderTests {

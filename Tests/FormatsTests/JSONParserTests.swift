@@ -1,5 +1,5 @@
 import Testing
-@testable import Formats
+@testable import IOCore
 
 @Suite("Strict JSON parser")
 struct JSONParserTests {

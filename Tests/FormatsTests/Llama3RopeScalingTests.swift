@@ -1,5 +1,6 @@
-import Formats
+import Conversion
 import Foundation
+import IOCore
 import Testing
 
 /// llama3 RoPE scaling between transformers' parameters and llama.cpp's `rope_freqs.weight` divisors.

@@ -2,7 +2,9 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import Conversion
 @testable import Formats
+@testable import IOCore
 import TensorCore
 
 /// The Mixtral recipe: `{E}` + `stack_experts` through both converters.

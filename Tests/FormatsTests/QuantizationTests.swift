@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TensorCore
 @testable import Formats
+@testable import IOCore
 
 // Tests for the ggml block codecs (GGMLCodec, LegacyBlocks.swift, KQuantBlocks.swift).
 //

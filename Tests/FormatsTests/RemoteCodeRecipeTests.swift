@@ -2,7 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import Conversion
+@testable import IOCore
 
 /// A recipe's `remote_code`: the llama-moe recipe declares its modelling code, the library checks the files and the
 /// auto_map modules on load, and bad declarations are refused naming the recipe file and the field.

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Formats
+@testable import Conversion
 
 @Suite("Q/K RoPE row permutation")
 struct RopeRowPermutationTests {

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import Formats
+@testable import IOCore
 
 @Suite("SHA-256")
 struct SHA256Tests {

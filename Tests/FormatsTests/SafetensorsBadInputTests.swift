@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 import TestSupport
+@testable import Conversion
 @testable import Formats
+@testable import IOCore
 
 private typealias S = SafetensorsTestSupport
 

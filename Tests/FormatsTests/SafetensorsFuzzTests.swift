@@ -3,6 +3,7 @@ import Testing
 import TensorCore
 import TestSupport
 @testable import Formats
+@testable import IOCore
 
 private typealias S = SafetensorsTestSupport
 

@@ -3,7 +3,9 @@ import TensorCore
 import TestSupport
 import Testing
 
+@testable import Conversion
 @testable import Formats
+@testable import IOCore
 
 /// Integration tests on the real SmolLM2-135M-Instruct Q4_1 GGUF (fetched by scripts/fetch-smollm2.sh).
 @Suite("SmolLM2-135M integration", .serialized, .requiresSmolLM2)

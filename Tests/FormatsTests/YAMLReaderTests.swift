@@ -1,7 +1,7 @@
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import IOCore
 
 /// The YAML reader (libyaml through Yams): each construct plans use, and each rejected one with its line and column.
 @Suite("YAML reader")

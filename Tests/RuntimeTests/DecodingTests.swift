@@ -1,5 +1,6 @@
-import Formats
+import Conversion
 import Foundation
+import IOCore
 import Runtime
 import TensorCore
 import Testing
@@ -84,7 +85,7 @@ struct DecodingTests {
 
     @Test("Config errors name the field")
     func configErrors() throws {
-        func parse(_ text: String) throws -> ModelConfig { try ModelConfig(json: try Formats.JSONParser.parse(text)) }
+        func parse(_ text: String) throws -> ModelConfig { try ModelConfig(json: try IOCore.JSONParser.parse(text)) }
         #expect(throws: RuntimeError.missingConfigField("hidden_size")) {
             try parse(#"{"model_type": "llama", "vocab_size": 5, "num_hidden_layers": 1, "num_attention_heads": 1, "intermediate_size": 4, "max_position_embeddings": 8}"#)
         }

@@ -1,5 +1,5 @@
 import Foundation
-import Formats
+import IOCore
 import Runtime
 import TensorCore
 import TestSupport

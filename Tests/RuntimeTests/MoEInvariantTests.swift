@@ -1,4 +1,4 @@
-import Formats
+import IOCore
 import Runtime
 import TensorCore
 import TestSupport

@@ -1,5 +1,5 @@
-import Formats
 import Foundation
+import IOCore
 import Runtime
 import TensorCore
 import TestSupport

@@ -1,4 +1,4 @@
-import Formats
+import IOCore
 import Runtime
 
 /// Tiny random dense LLaMA models for the backward tests.

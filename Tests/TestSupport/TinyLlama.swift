@@ -1,5 +1,6 @@
 import Formats
 import Foundation
+import IOCore
 import TensorCore
 
 /// Writes small random LLaMA checkpoints in Hugging Face layout, with a byte-level BPE tokenizer, for tests.

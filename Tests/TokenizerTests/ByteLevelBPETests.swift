@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 import TestSupport
 import Testing
 

@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 import Testing
 
 @testable import Tokenizer

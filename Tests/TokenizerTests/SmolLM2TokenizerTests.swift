@@ -1,5 +1,5 @@
+import Conversion
 import Foundation
-import Formats
 import TestSupport
 import Testing
 

@@ -2,7 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import Conversion
+@testable import IOCore
 @testable import Tokenizer
 import TrainingData
 

@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import IOCore
 import TrainingData
 
 /// Packing, mixture sampling, determinism and resume of `BatchSampler`.

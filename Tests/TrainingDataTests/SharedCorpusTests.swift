@@ -2,7 +2,8 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Formats
+@testable import Conversion
+@testable import IOCore
 import Tokenizer
 import TrainingData
 

@@ -1,5 +1,6 @@
-import Formats
+import Conversion
 import Foundation
+import IOCore
 import TensorCore
 import TestSupport
 import Testing

@@ -1,5 +1,4 @@
 import Foundation
-import Formats
 import Runtime
 import TensorCore
 import TestSupport

@@ -1,9 +1,9 @@
+import IOCore
 import Runtime
-import Transforms
-import Formats
 import TensorCore
 import TestSupport
 import Testing
+import Transforms
 
 /// `FFNImportance.ffnImportance` against its definition: (1/S) Σ_s Σ_t |∂L_s/∂a · a|, with L_s one sequence's loss.
 @Suite("Backward FFN importance")

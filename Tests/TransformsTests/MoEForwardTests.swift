@@ -1,11 +1,11 @@
-import Formats
+import Conversion
 import Foundation
 import TensorCore
 import Testing
 import Transforms
 
-/// The reference MoE forward against a per-token computation written independently here.
-@Suite("MoE reference forward")
+/// `MoEFFN.forward` (the runtime's MoE kernels) against a per-token computation written independently here.
+@Suite("MoE forward against an independent per-token computation")
 struct MoEForwardTests {
     /// Independent routing: sort experts by (−logit, index), take k, weights per mode, in Double.
     static func weights(_ logits: [Double], k: Int, mode: ExpertRouting) -> [(Int, Double)] {

@@ -1,5 +1,7 @@
-import Foundation
+import Conversion
 import Formats
+import Foundation
+import IOCore
 import Runtime
 import TensorCore
 import TestSupport

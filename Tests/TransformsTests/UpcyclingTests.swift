@@ -1,4 +1,4 @@
-import Formats
+import Conversion
 import TensorCore
 import Testing
 import Transforms

@@ -1,3 +1,4 @@
+import IOCore
 /// The parsed structure of a GGUF file (header, metadata, tensor infos), validated against the bytes it came
 /// from, but holding no reference to them.
 ///

@@ -1,3 +1,4 @@
+import IOCore
 /// Writes GGUF v3 files (little-endian), streaming tensor data.
 ///
 /// Layout, as ggml's `gguf_write_to_buf` and gguf-py's `GGUFWriter` produce it: header (magic, version 3,

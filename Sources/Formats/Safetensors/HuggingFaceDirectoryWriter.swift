@@ -1,5 +1,6 @@
 import CPlatform
 import Foundation
+import IOCore
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import Foundation
+import IOCore
 import TensorCore
 
 /// A Hugging Face safetensors checkpoint: one `model.safetensors`, or shards listed by

@@ -1,3 +1,4 @@
+import IOCore
 import TensorCore
 
 /// The validated header of a safetensors file: metadata and every tensor's dtype, shape and byte range.

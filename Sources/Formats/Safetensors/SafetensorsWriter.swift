@@ -1,3 +1,4 @@
+import IOCore
 import TensorCore
 
 /// Writes safetensors files the way the reference writer does (`prepare()` in `safetensors/src/tensor.rs`), so

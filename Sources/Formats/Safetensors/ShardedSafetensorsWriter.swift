@@ -1,4 +1,5 @@
 import Foundation
+import IOCore
 
 /// Writes a Hugging Face safetensors checkpoint into a directory, sharded like `huggingface_hub`
 /// (`split_state_dict_into_shards_factory` in `src/huggingface_hub/serialization/_base.py`).

@@ -1,5 +1,5 @@
+import Conversion
 import Foundation
-import Formats
 import TensorCore
 
 // The MoE router: logits z = W·x (or LLaMA-MoE's MLP gate W2·tanh(W1·x)), then each token's K experts and their

@@ -1,4 +1,5 @@
-import Formats
+import Conversion
+import IOCore
 
 /// Every setting of a `moekit split` / `upcycle` run, from a plan file (`PlanReader`), the command line, or
 /// both merged (`overriding(with:)`). Optional fields are "not said"; defaults are applied when the plan is

@@ -1,4 +1,4 @@
-import Formats
+import IOCore
 
 /// Turns a schema-valid plan document into a `ConversionPlan`, checking what the schema cannot: seeds beyond
 /// Int64 given as numbers, layer-selection strings, and settings that the plan's operation does not use.

@@ -1,5 +1,5 @@
 import Foundation
-import Formats
+import IOCore
 
 /// Reads a plan file (JSON, or YAML through `YAMLReader` for `.yaml`/`.yml`), validates it against
 /// `Schemas/plan.schema.json` and builds the typed `ConversionPlan`. Nothing is written.

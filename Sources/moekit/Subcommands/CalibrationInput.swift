@@ -1,5 +1,5 @@
 import Foundation
-import Formats
+import IOCore
 import Tokenizer
 
 /// Calibration text for `split`, `upcycle` and `verify`: a UTF-8 text file (one document) or JSON Lines, plain or

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Conversion
 import Formats
+import IOCore
 
 extension MoekitCommand {
     /// `moekit compare A B [--json]`.

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Conversion
 import Formats
+import IOCore
 import TensorCore
 
 extension MoekitCommand {

@@ -1,5 +1,7 @@
-import Foundation
+import Conversion
 import Formats
+import Foundation
+import IOCore
 import TensorCore
 import Transforms
 
@@ -77,7 +79,7 @@ struct DryRunReport {
             problem(nil, "the conversion needs \(ram) bytes of memory but this machine has \(memory)")
         }
         report["config_fields_not_in_target"] = .array(Self.configFieldsNotInTarget(source: source, recipe: writer.recipe).map { .string($0) })
-        if let scaling = source.config["rope_scaling"], scaling != .null {
+        if let scaling = source.configFacts.ropeScaling {
             warnings.append("rope_scaling \(JSONWriter.serialize(scaling)) is not in the \(writer.recipe.name) recipe: the \(writer.format == .gguf ? "GGUF output drops it" : "config.json keeps it, but runtimes of this layout may ignore it")")
         }
         if plan.operation == .split, report["routing"]?.stringValue == "softmax_topk",

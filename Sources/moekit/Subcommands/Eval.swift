@@ -1,7 +1,8 @@
 import ArgumentParser
+import Conversion
 import Evaluation
 import Foundation
-import Formats
+import IOCore
 import TensorCore
 
 extension MoekitCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
-import Formats
+import Conversion
+import IOCore
 import TrainingData
 
 extension MoekitCommand {

@@ -1,6 +1,7 @@
-import Foundation
 import ArgumentParser
-import Formats
+import Conversion
+import Foundation
+import IOCore
 import Runtime
 import TensorCore
 import Transforms

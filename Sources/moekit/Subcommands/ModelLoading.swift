@@ -1,5 +1,5 @@
+import Conversion
 import Evaluation
-import Formats
 import Foundation
 import Runtime
 import Tokenizer

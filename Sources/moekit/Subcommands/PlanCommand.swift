@@ -1,5 +1,5 @@
 import ArgumentParser
-import Formats
+import Conversion
 import Transforms
 
 extension MoekitCommand {

@@ -1,4 +1,5 @@
-import Formats
+import Conversion
+import IOCore
 import Transforms
 
 /// Locates `Schemas/plan.schema.json` beside the recipes and reads a plan file with it.

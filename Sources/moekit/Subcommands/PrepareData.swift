@@ -1,6 +1,8 @@
 import ArgumentParser
+import Conversion
 import Formats
 import Foundation
+import IOCore
 import TensorCore
 import TrainingData
 

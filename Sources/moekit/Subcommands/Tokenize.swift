@@ -1,6 +1,6 @@
 import ArgumentParser
+import Conversion
 import Foundation
-import Formats
 import Tokenizer
 
 extension MoekitCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
-import Formats
+import Conversion
 import Foundation
+import IOCore
 import Runtime
 import Training
 import TrainingData

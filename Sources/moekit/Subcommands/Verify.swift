@@ -1,6 +1,7 @@
 import ArgumentParser
+import Conversion
 import Foundation
-import Formats
+import IOCore
 import Runtime
 import TensorCore
 import Transforms

@@ -1,3 +1,5 @@
+import Formats
+import IOCore
 /// A model's tokenizer in the form GGUF stores it (`tokenizer.ggml.*`), convertible to and from Hugging Face's
 /// `tokenizer.json` + `tokenizer_config.json` for byte-level BPE (`gpt2`) tokenizers.
 public struct TokenizerData: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import Formats
+import IOCore
 import TensorCore
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import IOCore
 /// Errors loading or applying an architecture recipe (`Converters/*.json`).
 public enum RecipeError: Error, CustomStringConvertible, Equatable {
     case cannotRead(path: String, reason: String)

@@ -1,3 +1,4 @@
+import Formats
 /// Progress of a streaming conversion, reported after each tensor is written.
 public struct ConversionProgress: Sendable {
     /// Tensors written so far.

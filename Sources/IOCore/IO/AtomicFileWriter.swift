@@ -222,7 +222,7 @@ public final class AtomicFileWriter {
 
     /// rename(2), or with `replacing` false one that fails with EEXIST when `to` exists (renameat2 RENAME_NOREPLACE,
     /// or an existence check before the rename where the file system has no such call). 0 on success.
-    static func rename(_ from: String, to: String, replacing: Bool) -> Int32 {
+    package static func rename(_ from: String, to: String, replacing: Bool) -> Int32 {
         if replacing { return Glibc.rename(from, to) }
         if moekit_rename_noreplace(from, to) == 0 { return 0 }
         guard errno == EINVAL || errno == ENOSYS else { return -1 }

@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import IOCore
 
 extension ArchitectureRecipe {
     /// Python modelling code that transformers loads with `trust_remote_code` (`remote_code` in the recipe), for a

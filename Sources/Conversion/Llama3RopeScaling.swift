@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import IOCore
 
 /// Llama 3.x RoPE frequency scaling in the two forms runtimes read it:
 /// - transformers' `rope_scaling` / `rope_parameters` (`rope_type: llama3`, `factor`, `low_freq_factor`,

@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import IOCore
 import TensorCore
 
 /// A model opened for computation: its Hugging Face–style `config.json`, its tokenizer, and its tensors under

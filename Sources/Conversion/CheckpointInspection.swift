@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import IOCore
 import TensorCore
 
 /// A summary of a checkpoint: format, architecture, metadata and every tensor, as `moekit inspect` shows it.

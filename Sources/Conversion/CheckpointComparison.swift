@@ -1,3 +1,5 @@
+import Formats
+import IOCore
 /// Opens any checkpoint moekit reads and exposes its tensors.
 public struct OpenedCheckpoint: @unchecked Sendable {
     public let path: String

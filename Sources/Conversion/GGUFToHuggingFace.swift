@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import IOCore
 import TensorCore
 
 /// Converts a GGUF checkpoint into a Hugging Face model directory: `config.json`, safetensors (sharded when

@@ -1,3 +1,4 @@
+import IOCore
 /// A declarative mapping of one architecture between Hugging Face and GGUF conventions, loaded from
 /// `Converters/<name>.json` and validated against `Schemas/recipe.schema.json`.
 ///

@@ -1,3 +1,5 @@
+import Formats
+import IOCore
 /// The files of a Hugging Face model directory besides config.json and the weights: tokenizer files and the
 /// generation config, copied from an HF source or produced from a GGUF vocabulary.
 public enum HuggingFaceSideFiles {

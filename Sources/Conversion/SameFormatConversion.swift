@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import IOCore
 import TensorCore
 
 /// The float type a checkpoint's weights are stored in, the default output type of every writer: F32, F16 or BF16

@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import IOCore
 
 /// The set of architecture recipes found in a `Converters/` directory.
 public struct RecipeLibrary: Sendable {

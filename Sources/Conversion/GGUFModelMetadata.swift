@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import IOCore
 
 /// GGUF metadata of a model from its Hugging Face `config.json` and tokenizer: the recipe's config keys with
 /// llama.cpp's exact types, RoPE scaling, `general.*` and `tokenizer.ggml.*`. Used by `HuggingFaceToGGUF` and by

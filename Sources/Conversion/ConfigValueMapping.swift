@@ -1,3 +1,5 @@
+import Formats
+import IOCore
 /// Converts config values between `config.json` JSON and GGUF metadata values, with the exact GGUF types a
 /// recipe asks for (llama.cpp rejects keys of the wrong type).
 enum ConfigValueMapping {

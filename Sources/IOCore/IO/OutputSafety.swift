@@ -108,7 +108,7 @@ public enum OutputSafety {
     }
 
     /// Whether `path` is a directory with no entries.
-    static func isEmptyDirectory(_ path: String) -> Bool {
+    package static func isEmptyDirectory(_ path: String) -> Bool {
         guard let handle = opendir(path) else { return false }
         defer { closedir(handle) }
         while let entry = readdir(handle) {

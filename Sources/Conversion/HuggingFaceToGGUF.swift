@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import IOCore
 import TensorCore
 
 /// Converts a Hugging Face model directory (config.json + safetensors, optionally tokenizer.json) into a GGUF

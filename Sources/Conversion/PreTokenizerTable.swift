@@ -1,3 +1,4 @@
+import IOCore
 /// llama.cpp pre-tokenizer names (`tokenizer.ggml.pre`) and the tokenizer.json `pre_tokenizer` objects they stand
 /// for, loaded from `Converters/tokenizers/pre-tokenizers.json`.
 public struct PreTokenizerTable: Sendable {
