@@ -156,8 +156,9 @@ extension ParameterLayout {
         for (name, slice) in names {
             guard source.contains(name) else { throw RuntimeError.missingTensor(name) }
             let tensor = try source.floats(name)
-            // A [1, D] shared-expert gate may be stored as [D] and vice versa; everything else must match.
-            guard tensor.count == slice.count, tensor.shape == slice.shape || name.hasSuffix("shared_expert_gate.weight")
+            // Shapes must match up to unit axes (a [1, D] shared-expert gate may be stored as [D]): the same values in
+            // the same order.
+            guard tensor.count == slice.count, tensor.shape.filter({ $0 != 1 }) == slice.shape.filter({ $0 != 1 })
             else { throw RuntimeError.shapeMismatch(tensor: name, expected: slice.shape, found: tensor.shape) }
             tensor.values.withUnsafeBufferPointer { (destination + slice.offset).update(from: $0.baseAddress!, count: slice.count) }
         }

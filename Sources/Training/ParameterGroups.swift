@@ -18,15 +18,16 @@ public struct ParameterGroups: Sendable {
     /// Segments from per-tensor rules.
     /// - Parameters:
     ///   - learningRateScale: multiplier of a tensor (by checkpoint name and group); 0 freezes it.
-    ///   - decays: whether a tensor gets weight decay.
+    ///   - decays: whether a tensor gets weight decay; nil applies `decaysByDefault`.
     public init(
         layout: ParameterLayout, learningRateScale: (String, TrainableParameters) -> Float,
-        decays: (String) -> Bool = ParameterGroups.decaysByDefault
+        decays: ((ParameterSlice) -> Bool)? = nil
     ) {
+        let decays = decays ?? { ParameterGroups.decaysByDefault($0, layout: layout) }
         segments = layout.parameterGroups.map { name, slice, group in
             Segment(
                 name: name, offset: slice.offset, count: slice.count, learningRateScale: learningRateScale(name, group),
-                decays: decays(name) && slice != layout.embedding)
+                decays: decays(slice))
         }
     }
 
@@ -36,11 +37,13 @@ public struct ParameterGroups: Sendable {
         self.init(
             layout: layout,
             learningRateScale: { _, group in trainable.contains(group) ? (group == .router ? routerLearningRateScale : 1) : 0 },
-            decays: decayAll ? { _ in true } : ParameterGroups.decaysByDefault)
+            decays: decayAll ? { _ in true } : nil)
     }
 
-    /// No decay on norms, biases and embeddings (LLaMA-MoE / OLMo); a tied LM head is the embedding.
-    public static func decaysByDefault(_ name: String) -> Bool {
-        !(name.hasSuffix("norm.weight") || name.hasSuffix(".bias") || name.contains("embed_tokens"))
+    /// Decay on weight matrices only: not on vectors (norm weights, biases) and not on the embedding, which a tied
+    /// LM head shares (LLaMA-MoE / OLMo; the rank rule is nanoGPT's `configure_optimizers`). Decided by shape and
+    /// layout, never by tensor name.
+    public static func decaysByDefault(_ slice: ParameterSlice, layout: ParameterLayout) -> Bool {
+        slice.shape.count >= 2 && slice != layout.embedding
     }
 }

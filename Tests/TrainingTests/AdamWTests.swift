@@ -43,6 +43,24 @@ struct AdamWTests {
         #expect(optimizer.step == 2)
     }
 
+    @Test("default decay: every matrix but the embedding; no norm or bias; --decay-all decays everything")
+    func decayRule() throws {
+        for tied in [false, true] {
+            let layout = try BackwardFixtures.model(tied: tied, seed: 3).parameters.layout
+            let groups = ParameterGroups(layout: layout)
+            // Expected from the HF names (LLaMA conventions), independently of the shape rule the code uses.
+            for segment in groups.segments {
+                let vector = segment.name.hasSuffix("norm.weight") || segment.name.hasSuffix(".bias")
+                let embedding = segment.name.contains("embed_tokens")
+                #expect(segment.decays == !(vector || embedding), "\(segment.name)")
+            }
+            #expect(groups.segments.contains { $0.name.hasSuffix("norm.weight") })
+            #expect(groups.segments.contains { $0.name.hasSuffix("q_proj.weight") })
+            let all = ParameterGroups(layout: layout, decayAll: true).segments.filter { !$0.decays }
+            #expect(all.isEmpty, "not decayed under decayAll: \(all.map(\.name))")
+        }
+    }
+
     @Test("a frozen tensor (learning-rate scale 0) and its moments do not move; clipping bounds the norm")
     func frozenAndClipped() throws {
         let model = try BackwardFixtures.model(tied: true, seed: 4)
