@@ -44,7 +44,7 @@ struct ConvertSevenB: ParsableCommand {
 
         MeasuredRun.dropPageCache()
         let gguf = directory + "/7b-f16.gguf"
-        let toGGUF = try MeasuredRun.run(moekit, ["convert", hf, gguf, "--to", "gguf", "--dtype", "f16"], quiet: true)
+        let toGGUF = try MeasuredRun.run(moekit, ["convert", hf, gguf, "--to", "gguf", "--dtype", "f16", "--allow-no-vocab"], quiet: true)
         guard toGGUF.status == 0 else { throw BenchError.commandFailed("moekit convert → gguf", toGGUF.status) }
         print(String(format: "HF → GGUF F16:         %.1f s (%.2f× cp), peak RSS %.0f MiB", toGGUF.wallSeconds,
             toGGUF.wallSeconds / cp.wallSeconds, Double(toGGUF.peakRSSBytes) / 1048576))
