@@ -26,7 +26,8 @@ let package = Package(
         ),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CJSONC", path: "Sources/CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
-        .target(name: "CPlatform"),
+        // Platform calls and hot C kernels: file-system primitives, SHA-256, the gzip reader (zlib for its CRC-32).
+        .target(name: "CPlatform", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: numericSettings),
         // The serialization and IO core: JSON, YAML, JSONL streaming, atomic output, hashing, resource lookup.
         .target(
@@ -41,7 +42,7 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["TensorCore", "Runtime", "Tokenizer", "IOCore"], swiftSettings: numericSettings),
         .target(name: "Training", dependencies: ["TensorCore", "Runtime", "IOCore", "Formats", "Conversion", "TrainingData"], swiftSettings: numericSettings),
         .target(name: "Transforms", dependencies: ["TensorCore", "IOCore", "Formats", "Conversion", "Runtime"], swiftSettings: numericSettings),
-        .target(name: "TrainingData", dependencies: ["TensorCore", "IOCore", "Conversion", "Tokenizer", "CPlatform", "CZlib", "CJSONC"], swiftSettings: numericSettings),
+        .target(name: "TrainingData", dependencies: ["TensorCore", "IOCore", "Conversion", "Tokenizer", "CPlatform", "CJSONC"], swiftSettings: numericSettings),
         .executableTarget(
             name: "moekit",
             dependencies: [
@@ -62,6 +63,6 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "IOCore", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TransformsTests", dependencies: ["Transforms", "IOCore", "Formats", "Conversion", "Runtime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["IOCore", "Formats", "Conversion", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenizer", "IOCore", "Conversion", "TestSupport"]),
+        .testTarget(name: "TrainingDataTests", dependencies: ["TrainingData", "Tokenizer", "IOCore", "Conversion", "TestSupport", "CPlatform", "CZlib"]),
     ]
 )

@@ -245,7 +245,7 @@ public enum DataPreparation {
                 bosPerDocument: bosPerDocument, eosPerDocument: true),
             dtype: dtype.name, dtypeCode: Int(dtype.rawValue), textField: options.textField,
             domainField: options.domainField,
-            validation: .init(fraction: options.validationFraction, minDocuments: options.validationMinimumDocuments, hash: "sha256-prefix64"),
+            validation: .init(fraction: options.validationFraction, minDocuments: options.validationMinimumDocuments, hash: ValidationSelector.hashName),
             inputs: inputRecords, domains: domains, documents: totals.documents, tokens: totals.tokens)
         let indexFile = try DataFileWriter(path: output.temporaryPath + "/" + DataIndex.fileName)
         try indexFile.write(try index.encoded())

@@ -1,4 +1,4 @@
-import IOCore
+import CPlatform
 
 /// Chooses held-out validation documents by a stable hash of their text, independent of input order and of
 /// the other documents: a document is held out when `hash(text) < fraction·2⁶⁴`. A domain left with fewer than
@@ -18,13 +18,15 @@ public struct ValidationSelector: Sendable {
         threshold = fraction == 0 ? 0 : UInt64(min(fraction * 18_446_744_073_709_551_616.0, 18_446_744_073_709_549_568.0))
     }
 
-    /// First 8 bytes of SHA-256 of the UTF-8 text, big-endian.
+    /// The rule's name in `index.json` (`validation.hash`).
+    public static let hashName = "xxh64"
+
+    /// XXH64 (seed 0) of the UTF-8 text: stable, well mixed and far cheaper than a cryptographic hash (SHA-256 of every
+    /// document was 3.5 % of prepare-data's CPU time). Directories prepared by earlier versions record
+    /// `sha256-prefix64` (the first 8 bytes of SHA-256, big-endian).
     public static func hash(_ text: String) -> UInt64 {
-        var hasher = SHA256()
         var copy = text
-        copy.withUTF8 { hasher.update(UnsafeRawBufferPointer($0)) }
-        let digest = hasher.finalize()
-        return digest[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+        return copy.withUTF8 { moekit_xxh64($0.baseAddress, $0.count, 0) }
     }
 
     /// Whether a document of this hash is held out by the fraction rule.

@@ -23,6 +23,9 @@ void moekit_sha256_blocks(uint32_t *state, const uint8_t *data, size_t blocks, i
 /// Whether this CPU has the x86 SHA extensions (and SSSE3/SSE4.1).
 int moekit_sha256_hardware(void);
 
+/// XXH64 of `length` bytes with `seed` (xxHash's 64-bit hash: not cryptographic, about 10 GB/s).
+uint64_t moekit_xxh64(const void *data, size_t length, uint64_t seed);
+
 /// Registers `path`, a temporary file or a flat temporary directory (files only), to be removed when the process is
 /// interrupted (SIGINT, SIGTERM, SIGHUP); the handlers are installed on first use (a signal the process ignores stays
 /// ignored) and, after removing every registered path, re-raise the signal with its default action. Returns the slot
