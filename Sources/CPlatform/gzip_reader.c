@@ -441,6 +441,10 @@ static void decode_stored(moekit_gzip_reader *r, size_t out_limit) {
 }
 
 // Decodes symbols until the block ends or fewer than MAX_MATCH bytes of output room are left.
+//
+// Each round refills the bit buffer to at least 56 bits and looks up the next literal/length entry before anything
+// else, so the table load overlaps the previous round's copy. A round decodes either a match (at most 48 bits) or up
+// to four literals (the first up to 15 bits, the next ones found in the main table, at most 10 bits each).
 static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
     uint8_t *const out_begin = r->out_buffer;
     uint8_t *out = out_begin + r->out_position;
@@ -451,6 +455,7 @@ static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
     unsigned count = r->bit_count;
     const uint8_t *in = r->in_buffer + r->in_position;
     const uint8_t *in_end = r->in_buffer + r->in_end;
+    const uint64_t litlen_mask = (1u << LITLEN_BITS) - 1;
 
 #define SAVE()                                            \
     do {                                                  \
@@ -459,50 +464,62 @@ static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
         r->in_position = (size_t)(in - r->in_buffer);     \
         r->out_position = (size_t)(out - out_begin);      \
     } while (0)
-#define LOAD()                                            \
+#define REFILL()                                          \
     do {                                                  \
-        bits = r->bit_buffer;                             \
-        count = r->bit_count;                             \
-        in = r->in_buffer + r->in_position;               \
-        in_end = r->in_buffer + r->in_end;                \
+        if (in_end - in >= 8) {                           \
+            bits |= load_le64(in) << count;               \
+            in += 7 - (count >> 3);                       \
+            count |= 56;                                  \
+        } else {                                          \
+            SAVE();                                       \
+            if (refill_bits(r) < 0) return;               \
+            if (overran(r)) {                             \
+                fail(r, truncated);                       \
+                return;                                   \
+            }                                             \
+            bits = r->bit_buffer;                         \
+            count = r->bit_count;                         \
+            in = r->in_buffer + r->in_position;           \
+            in_end = r->in_buffer + r->in_end;            \
+        }                                                 \
     } while (0)
+#define CONSUME(n)                                        \
+    do {                                                  \
+        bits >>= (n);                                     \
+        count -= (n);                                     \
+    } while (0)
+#define IS_LITERAL(e) (((e) & (7u << 13)) == 0)
 
+    REFILL();
+    uint32_t e = litlen[bits & litlen_mask];
     while (out <= out_stop) {
-        if (in_end - in >= 8) {
-            bits |= load_le64(in) << count;
-            in += 7 - (count >> 3);
-            count |= 56;
-        } else {
-            SAVE();
-            if (refill_bits(r) < 0) return;
-            if (overran(r)) {
-                fail(r, truncated);
-                return;
-            }
-            LOAD();
-        }
-        uint32_t e = litlen[bits & ((1u << LITLEN_BITS) - 1)];
         if (ENTRY_KIND(e) == KIND_SUBTABLE) {
-            bits >>= LITLEN_BITS;
-            count -= LITLEN_BITS;
+            CONSUME(LITLEN_BITS);
             e = litlen[ENTRY_VALUE(e) + (bits & ((1u << ENTRY_EXTRA(e)) - 1))];
         }
-        bits >>= ENTRY_BITS(e);
-        count -= ENTRY_BITS(e);
-        unsigned kind = ENTRY_KIND(e);
-        if (kind == KIND_LITERAL) {
+        CONSUME(ENTRY_BITS(e));
+        if (IS_LITERAL(e)) {
             *out++ = (uint8_t)ENTRY_VALUE(e);
-            // A second literal fits in the bits left (a code is at most 15 bits, 56 - 48 remain after a match).
-            if (count >= 15) {
-                uint32_t e2 = litlen[bits & ((1u << LITLEN_BITS) - 1)];
-                if (ENTRY_KIND(e2) == KIND_LITERAL) {
-                    bits >>= ENTRY_BITS(e2);
-                    count -= ENTRY_BITS(e2);
-                    *out++ = (uint8_t)ENTRY_VALUE(e2);
+            e = litlen[bits & litlen_mask];
+            if (IS_LITERAL(e)) {
+                CONSUME(ENTRY_BITS(e));
+                *out++ = (uint8_t)ENTRY_VALUE(e);
+                e = litlen[bits & litlen_mask];
+                if (IS_LITERAL(e)) {
+                    CONSUME(ENTRY_BITS(e));
+                    *out++ = (uint8_t)ENTRY_VALUE(e);
+                    e = litlen[bits & litlen_mask];
+                    if (IS_LITERAL(e)) {
+                        CONSUME(ENTRY_BITS(e));
+                        *out++ = (uint8_t)ENTRY_VALUE(e);
+                    }
                 }
             }
+            REFILL();
+            e = litlen[bits & litlen_mask];
             continue;
         }
+        unsigned kind = ENTRY_KIND(e);
         if (kind != KIND_LENGTH) {
             SAVE();
             if (kind == KIND_END) r->state = r->final_block ? STATE_TRAILER : STATE_BLOCK_HEADER;
@@ -511,12 +528,10 @@ static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
         }
         uint32_t extra = ENTRY_EXTRA(e);
         uint32_t length = ENTRY_VALUE(e) + (uint32_t)(bits & ((1u << extra) - 1));
-        bits >>= extra;
-        count -= extra;
+        CONSUME(extra);
         e = distance[bits & ((1u << DIST_BITS) - 1)];
         if (ENTRY_KIND(e) == KIND_SUBTABLE) {
-            bits >>= DIST_BITS;
-            count -= DIST_BITS;
+            CONSUME(DIST_BITS);
             e = distance[ENTRY_VALUE(e) + (bits & ((1u << ENTRY_EXTRA(e)) - 1))];
         }
         if (ENTRY_KIND(e) == KIND_INVALID) {
@@ -524,25 +539,31 @@ static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
             fail(r, "invalid distance code");
             return;
         }
-        bits >>= ENTRY_BITS(e);
-        count -= ENTRY_BITS(e);
+        CONSUME(ENTRY_BITS(e));
         extra = ENTRY_EXTRA(e);
         uint32_t dist = ENTRY_VALUE(e) + (uint32_t)(bits & ((1u << extra) - 1));
-        bits >>= extra;
-        count -= extra;
+        CONSUME(extra);
         if (dist > (size_t)(out - history)) {
             SAVE();
             fail(r, "invalid distance too far back");
             return;
         }
+        REFILL();
+        e = litlen[bits & litlen_mask];
         const uint8_t *src = out - dist;
         uint8_t *end = out + length;
         if (dist >= 8) {
-            do {
-                memcpy(out, src, 8);
-                out += 8;
-                src += 8;
-            } while (out < end);
+            memcpy(out, src, 8);
+            memcpy(out + 8, src + 8, 8);
+            if (length > 16) {
+                out += 16;
+                src += 16;
+                do {
+                    memcpy(out, src, 8);
+                    out += 8;
+                    src += 8;
+                } while (out < end);
+            }
         } else if (dist == 1) {
             uint64_t pattern = 0x0101010101010101ull * *src;
             do {
@@ -557,7 +578,9 @@ static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
     }
     SAVE();
 #undef SAVE
-#undef LOAD
+#undef REFILL
+#undef CONSUME
+#undef IS_LITERAL
 }
 
 // MARK: Members

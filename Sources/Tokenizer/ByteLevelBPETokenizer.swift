@@ -91,16 +91,18 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     // MARK: Encoding
 
     public func encode(_ text: String, addBOS: Bool, parseSpecial: Bool) -> [Int32] {
-        var output: [Int32] = []
-        output.reserveCapacity(text.utf8.count / 3 + 2)
-        if addBOS && addsBOS, let bosID { output.append(bosID) }
         var text = text
-        text.withUTF8 { bytes in
-            for fragment in specials.partition(bytes, parseSpecial: parseSpecial) {
-                switch fragment {
-                case .token(let id): output.append(id)
-                case .raw(let range): encodeRaw(bytes, range, into: &output)
-                }
+        return text.withUTF8 { encode(validUTF8: $0, addBOS: addBOS, parseSpecial: parseSpecial) }
+    }
+
+    public func encode(validUTF8 bytes: UnsafeBufferPointer<UInt8>, addBOS: Bool, parseSpecial: Bool) -> [Int32] {
+        var output: [Int32] = []
+        output.reserveCapacity(bytes.count / 3 + 2)
+        if addBOS && addsBOS, let bosID { output.append(bosID) }
+        for fragment in specials.partition(bytes, parseSpecial: parseSpecial) {
+            switch fragment {
+            case .token(let id): output.append(id)
+            case .raw(let range): encodeRaw(bytes, range, into: &output)
             }
         }
         if addBOS && addsEOS, let eosID { output.append(eosID) }

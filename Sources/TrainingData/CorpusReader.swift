@@ -56,7 +56,11 @@ public final class CorpusReader {
     private var chunkCount = 0
     private var chunkPosition = 0
     private var endOfFile = false
-    private var lineBuffer: [UInt8] = []
+    /// Holds a line that spans two of the reader's output stretches (grown as needed, bounded by the longest line).
+    private var spill = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 1 << 16)
+    private var spillCount = 0
+    /// The current line (without its newline): inside `chunk` or `spill`, valid until the next `readLine`.
+    private var line = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
     private var lineNumber = 0
 
     /// Opens `path`.
@@ -88,43 +92,55 @@ public final class CorpusReader {
     deinit {
         json_tokener_free(tokener)
         moekit_gzip_close(gzip)
+        spill.deallocate()
         close(descriptor)
     }
 
     /// The next document, or nil at the end of the file.
     /// - Throws: `TrainingDataError` naming the file and line for a bad line (unless skipped) or a read failure.
     public func next() throws(TrainingDataError) -> CorpusDocument? {
+        var text: [UInt8] = []
+        guard let (domain, line) = try next(appendingTextTo: &text) else { return nil }
+        return CorpusDocument(text: String(decoding: text, as: UTF8.self), domain: domain, line: line)
+    }
+
+    /// Appends the next document's text (validated UTF-8) to `text` and returns its domain and first line; nil at the
+    /// end of the file. The usual JSONL line goes from the decoder's buffer to `text` without becoming a `String`.
+    /// - Throws: `TrainingDataError` naming the file and line for a bad line (unless skipped) or a read failure.
+    public func next(appendingTextTo text: inout [UInt8]) throws(TrainingDataError) -> (domain: String?, line: Int)? {
+        let document: CorpusDocument?
         switch format {
-        case .jsonl: return try nextJSONDocument()
-        case .text: return try nextParagraph()
+        case .jsonl:
+            while try readLine() {
+                let number = lineNumber
+                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                if usesFastPath, let (bytes, domain) = scanner.scanBytes(line) {
+                    text.append(contentsOf: bytes)
+                    return (domain, number)
+                }
+                do {
+                    let parsed = try parseJSONLine(number)
+                    text.append(contentsOf: parsed.text.utf8)
+                    return (parsed.domain, number)
+                } catch {
+                    guard skipBadLines else { throw error }
+                    skippedLines += 1
+                    if skippedErrors.count < 10 { skippedErrors.append(error) }
+                }
+            }
+            return nil
+        case .text: document = try nextParagraph()
         }
+        guard let document else { return nil }
+        text.append(contentsOf: document.text.utf8)
+        return (document.domain, document.line)
     }
 
     // MARK: JSON Lines
 
-    private func nextJSONDocument() throws(TrainingDataError) -> CorpusDocument? {
-        while try readLine() {
-            let number = lineNumber
-            if lineBuffer.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-            if usesFastPath, let (text, domain) = lineBuffer.withUnsafeBufferPointer({ scanner.scan($0) }) {
-                return CorpusDocument(text: text, domain: domain, line: number)
-            }
-            do {
-                return try parseJSONLine(number)
-            } catch {
-                guard skipBadLines else { throw error }
-                skippedLines += 1
-                if skippedErrors.count < 10 { skippedErrors.append(error) }
-            }
-        }
-        return nil
-    }
-
     private func parseJSONLine(_ number: Int) throws(TrainingDataError) -> CorpusDocument {
         json_tokener_reset(tokener)
-        let object: OpaquePointer? = lineBuffer.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { json_tokener_parse_ex(tokener, $0.baseAddress, Int32($0.count)) }
-        }
+        let object: OpaquePointer? = line.withMemoryRebound(to: CChar.self) { json_tokener_parse_ex(tokener, $0.baseAddress, Int32($0.count)) }
         let status = json_tokener_get_error(tokener)
         guard let object, status == json_tokener_success else {
             if let object { json_object_put(object) }
@@ -141,7 +157,7 @@ public final class CorpusReader {
         }
         defer { json_object_put(object) }
         let end = Int(json_tokener_get_parse_end(tokener))
-        guard lineBuffer[end...].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) else {
+        guard line[end...].allSatisfy({ $0 == 0x20 || $0 == 0x09 }) else {
             throw .invalidJSON(path: path, line: number, reason: "unexpected content after the value")
         }
         guard json_object_get_type(object) == json_type_object else { throw .notAnObject(path: path, line: number) }
@@ -172,7 +188,7 @@ public final class CorpusReader {
         var paragraph: [UInt8] = []
         var start = 0
         while try readLine() {
-            var line = lineBuffer[...]
+            var line = self.line[...]
             if line.last == 0x0D { line = line.dropLast() }
             guard String(validating: line, as: UTF8.self) != nil else {
                 throw .invalidUTF8(path: path, line: lineNumber)
@@ -194,9 +210,10 @@ public final class CorpusReader {
 
     // MARK: Lines
 
-    /// Reads the next line (without its newline) into `lineBuffer`; false at the end of the file.
+    /// Reads the next line (without its newline or a trailing CR) into `line`; false at the end of the file. A line
+    /// inside one output stretch of the gzip reader is used where it lies; only a line that spans two is copied.
     private func readLine() throws(TrainingDataError) -> Bool {
-        lineBuffer.removeAll(keepingCapacity: true)
+        spillCount = 0
         var sawAny = false
         while true {
             if chunkPosition == chunkCount {
@@ -208,19 +225,36 @@ public final class CorpusReader {
             let base = chunk! + chunkPosition
             if let hit = memchr(base, 0x0A, chunkCount - chunkPosition) {
                 let length = UnsafeRawPointer(hit) - UnsafeRawPointer(base)
-                lineBuffer.append(contentsOf: UnsafeBufferPointer(start: base, count: length))
                 chunkPosition += length + 1
                 lineNumber += 1
-                if lineBuffer.last == 0x0D { lineBuffer.removeLast() }
+                if spillCount == 0 {
+                    line = UnsafeBufferPointer(start: base, count: length)
+                } else {
+                    appendToSpill(base, length)
+                    line = UnsafeBufferPointer(rebasing: spill[0..<spillCount])
+                }
+                if line.last == 0x0D { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
                 return true
             }
-            lineBuffer.append(contentsOf: UnsafeBufferPointer(start: base, count: chunkCount - chunkPosition))
+            appendToSpill(base, chunkCount - chunkPosition)
             chunkPosition = chunkCount
         }
-        guard sawAny, !lineBuffer.isEmpty else { return false }
+        guard sawAny, spillCount > 0 else { return false }
         lineNumber += 1
-        if lineBuffer.last == 0x0D { lineBuffer.removeLast() }
+        line = UnsafeBufferPointer(rebasing: spill[0..<spillCount])
+        if line.last == 0x0D { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
         return true
+    }
+
+    private func appendToSpill(_ bytes: UnsafePointer<UInt8>, _ count: Int) {
+        if spillCount + count > spill.count {
+            let grown = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(spillCount + count, 2 * spill.count))
+            grown.baseAddress!.update(from: spill.baseAddress!, count: spillCount)
+            spill.deallocate()
+            spill = grown
+        }
+        (spill.baseAddress! + spillCount).update(from: bytes, count: count)
+        spillCount += count
     }
 
     private func refill() throws(TrainingDataError) {

@@ -143,9 +143,9 @@ public enum DataPreparation {
         var batchLimit = min(options.batchBytes, 1 << 16)
         func readBatch() throws -> Batch {
             var batch = Batch()
-            var bytes = 0
+            batch.text.reserveCapacity(batchLimit + (1 << 16))
             defer { batchLimit = min(options.batchBytes, 2 * batchLimit) }
-            while bytes < batchLimit {
+            while batch.text.count < batchLimit {
                 if reading == nil {
                     guard nextInput < options.inputs.count else { break }
                     let input = options.inputs[nextInput]
@@ -156,15 +156,14 @@ public enum DataPreparation {
                     reading = (nextInput, input, reader, domain, 0)
                     nextInput += 1
                 }
-                guard let document = try reading!.reader.next() else {
+                guard let document = try reading!.reader.next(appendingTextTo: &batch.text) else {
                     try finishInput()
                     continue
                 }
                 let path = reading!.input.path
                 let domain = try reading!.domain ?? builder(for: document.domain ?? "", source: "\(path):\(document.line)")
                 reading!.documents += 1
-                bytes += document.text.utf8.count
-                batch.texts.append(document.text)
+                batch.ends.append(batch.text.count)
                 batch.domains.append(domain)
                 batch.lastInput = (reading!.number, path)
             }
@@ -191,11 +190,13 @@ public enum DataPreparation {
             DispatchQueue.global().async(group: workersDone) {
                 while let claimed = queue.claim() {
                     let (job, i) = claimed
-                    let text = job.batch.texts[i]
-                    var ids = tokenizer.encode(text, addBOS: true, parseSpecial: false)
-                    ids.append(eosID)
-                    job.work.ids[i] = ids
-                    job.work.hashes[i] = ValidationSelector.hash(text)
+                    job.batch.text.withUnsafeBufferPointer { all in
+                        let text = UnsafeBufferPointer(rebasing: all[job.batch.range(i)])
+                        var ids = tokenizer.encode(validUTF8: text, addBOS: true, parseSpecial: false)
+                        ids.append(eosID)
+                        job.work.ids[i] = ids
+                        job.work.hashes[i] = ValidationSelector.hash(utf8: text)
+                    }
                     queue.finished(job)
                 }
             }
@@ -206,7 +207,7 @@ public enum DataPreparation {
         }
         func write(_ done: Job) throws {
             try createBuilders()
-            let work = done.work, count = done.batch.texts.count
+            let work = done.work, count = done.batch.count
             for i in 0..<count {
                 try builders[done.batch.domains[i]].add(work.ids[i], hash: work.hashes[i])
                 totals.tokens += work.ids[i].count
@@ -220,13 +221,13 @@ public enum DataPreparation {
 
         let queueDepth = 4
         var batch = firstBatch
-        var endOfInput = batch.texts.isEmpty
+        var endOfInput = batch.count == 0
         if !endOfInput { queue.push(Job(batch)) }
         while true {
             // Read ahead while there is room, writing any batch that finished meanwhile.
             if !endOfInput, queue.count < queueDepth {
                 batch = try readBatch()
-                if batch.texts.isEmpty { endOfInput = true } else { queue.push(Job(batch)) }
+                if batch.count == 0 { endOfInput = true } else { queue.push(Job(batch)) }
                 if let done = queue.popFinished(wait: false) { try write(done) }
                 continue
             }
@@ -332,7 +333,7 @@ public enum DataPreparation {
         var finished = 0
         init(_ batch: Batch) {
             self.batch = batch
-            work = BatchWork(count: batch.texts.count)
+            work = BatchWork(count: batch.count)
         }
     }
 
@@ -364,7 +365,7 @@ public enum DataPreparation {
             defer { condition.unlock() }
             while true {
                 if closed { return nil }
-                while open < jobs.count, jobs[open].next == jobs[open].batch.texts.count { open += 1 }
+                while open < jobs.count, jobs[open].next == jobs[open].batch.count { open += 1 }
                 if open < jobs.count {
                     let job = jobs[open]
                     job.next += 1
@@ -378,7 +379,7 @@ public enum DataPreparation {
         func finished(_ job: Job) {
             condition.lock()
             job.finished += 1
-            if job.finished == job.batch.texts.count { condition.broadcast() }
+            if job.finished == job.batch.count { condition.broadcast() }
             condition.unlock()
         }
 
@@ -388,7 +389,7 @@ public enum DataPreparation {
             condition.lock()
             defer { condition.unlock() }
             while let first = jobs.first {
-                if first.finished == first.batch.texts.count {
+                if first.finished == first.batch.count {
                     jobs.removeFirst()
                     open = max(0, open - 1)
                     return first
@@ -408,10 +409,15 @@ public enum DataPreparation {
         }
     }
 
-    /// Documents read but not yet tokenised.
+    /// Documents read but not yet tokenised: their UTF-8 texts back to back (one allocation per batch, not one
+    /// `String` per document).
     private struct Batch {
-        var texts: [String] = []
+        var text: [UInt8] = []
+        /// End offset in `text` of each document.
+        var ends: [Int] = []
         var domains: [Int] = []
+        var count: Int { ends.count }
+        func range(_ i: Int) -> Range<Int> { (i == 0 ? 0 : ends[i - 1])..<ends[i] }
         /// Input of the last document (for progress).
         var lastInput = (number: 0, path: "")
     }

@@ -1,3 +1,5 @@
+import CPlatform
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,21 +12,30 @@ import Glibc
 /// which decides and words the error. Outside the subset are: whitespace other than space and tab, raw control
 /// characters in strings, escapes in keys, `\u0000` and lone surrogate escapes, numbers with exponents or over 18
 /// integer or fraction digits, nesting deeper than 16, a repeated text or domain key, and keys or strings that are
-/// not valid UTF-8. Text and domain values are validated as UTF-8 by Swift when they become `String`s.
-struct JSONLineScanner {
+/// not valid UTF-8. Text and domain values are validated as UTF-8 (`moekit_utf8_valid`) unless all ASCII.
+final class JSONLineScanner {
     /// The fields to extract, as UTF-8 bytes.
     let textField: [UInt8]
     let domainField: [UInt8]?
-    /// Scratch space for unescaping.
-    private var scratch: [UInt8] = []
+    /// Scratch space for unescaping (grown to the longest escaped value).
+    private var scratch = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: 1 << 12)
 
     init(textField: String, domainField: String?) {
         self.textField = Array(textField.utf8)
         self.domainField = domainField.map { Array($0.utf8) }
     }
 
+    deinit { scratch.deallocate() }
+
     /// The text and domain strings of `line` (without its newline), or nil when json-c has to decide.
-    mutating func scan(_ line: UnsafeBufferPointer<UInt8>) -> (text: String, domain: String?)? {
+    func scan(_ line: UnsafeBufferPointer<UInt8>) -> (text: String, domain: String?)? {
+        guard let (text, domain) = scanBytes(line) else { return nil }
+        return (String(decoding: text, as: UTF8.self), domain)
+    }
+
+    /// The text of `line` as validated UTF-8 bytes (inside `line`, or unescaped into scratch space that the next call
+    /// reuses) and the domain string, or nil when json-c has to decide.
+    func scanBytes(_ line: UnsafeBufferPointer<UInt8>) -> (text: UnsafeBufferPointer<UInt8>, domain: String?)? {
         guard let base = line.baseAddress, line.count > 0 else { return nil }
         var cursor = Cursor(position: base, end: base + line.count)
         var fields = Fields()
@@ -37,72 +48,75 @@ struct JSONLineScanner {
                 return cursor.position == cursor.end
             }
         }) else { return nil }
-        guard let textValue = fields.text, let text = makeString(textValue) else { return nil }
         var domain: String?
         if domainField != nil {
-            guard let domainValue = fields.domain, let value = makeString(domainValue) else { return nil }
-            domain = value
+            // Copied into a String before the text reuses the scratch space.
+            guard let domainValue = fields.domain, let bytes = makeBytes(domainValue) else { return nil }
+            domain = String(decoding: bytes, as: UTF8.self)
         }
+        guard let textValue = fields.text, let text = makeBytes(textValue) else { return nil }
         return (text, domain)
     }
 
-    /// The string of a scanned value, unescaped; nil when it is not valid UTF-8 or holds an escape outside the subset.
-    private mutating func makeString(_ value: StringValue) -> String? {
+    /// The bytes of a scanned value, unescaped; nil when they are not valid UTF-8 or hold an escape outside the subset.
+    private func makeBytes(_ value: StringValue) -> UnsafeBufferPointer<UInt8>? {
         let raw = UnsafeBufferPointer(start: value.start, count: value.end - value.start)
-        guard value.escaped else { return String(validating: raw, as: UTF8.self) }
+        guard value.escaped else { return !value.highBytes || moekit_utf8_valid(raw.baseAddress, raw.count) != 0 ? raw : nil }
         // Unescaping never lengthens: `\uXXXX` becomes at most 3 bytes, a surrogate pair's 12 bytes become 4.
-        if scratch.count < raw.count { scratch = [UInt8](repeating: 0, count: max(raw.count, 2 * scratch.count)) }
-        return scratch.withUnsafeMutableBufferPointer { buffer -> String? in
-            let out = buffer.baseAddress!
-            var written = 0
-            var i = 0
-            let n = raw.count
-            let source = raw.baseAddress!
-            while i < n {
-                // Copy up to the next backslash in one go.
-                let run: Int
-                if let hit = memchr(source + i, 0x5C, n - i) {
-                    run = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - (source + i)
-                } else {
-                    run = n - i
-                }
-                if run > 0 {
-                    (out + written).update(from: source + i, count: run)
-                    written += run
-                    i += run
-                }
-                guard i < n else { break }
-                // The scanner has checked that an escape character follows every backslash.
-                let kind = raw[i + 1]
-                i += 2
-                switch kind {
-                case 0x22, 0x5C, 0x2F: out[written] = kind
-                case 0x62: out[written] = 0x08
-                case 0x66: out[written] = 0x0C
-                case 0x6E: out[written] = 0x0A
-                case 0x72: out[written] = 0x0D
-                case 0x74: out[written] = 0x09
-                case 0x75:
-                    guard let unit = Self.hex4(raw, i) else { return nil }  // checked by the scanner too
-                    i += 4
-                    var scalar = UInt32(unit)
-                    if unit >= 0xD800 && unit < 0xDC00 {
-                        guard i + 6 <= n, raw[i] == 0x5C, raw[i + 1] == 0x75, let low = Self.hex4(raw, i + 2),
-                            low >= 0xDC00 && low < 0xE000
-                        else { return nil }
-                        i += 6
-                        scalar = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
-                    } else if unit >= 0xDC00 && unit < 0xE000 || unit == 0 {
-                        return nil
-                    }
-                    written += Self.writeUTF8(scalar, to: out + written)
-                    continue
-                default: return nil
-                }
-                written += 1
-            }
-            return String(validating: UnsafeBufferPointer(start: out, count: written), as: UTF8.self)
+        if scratch.count < raw.count {
+            scratch.deallocate()
+            scratch = .allocate(capacity: max(raw.count, 2 * scratch.count))
         }
+        let out = scratch.baseAddress!
+        var written = 0
+        var i = 0
+        let n = raw.count
+        let source = raw.baseAddress!
+        while i < n {
+            // Copy up to the next backslash in one go.
+            let run: Int
+            if let hit = memchr(source + i, 0x5C, n - i) {
+                run = UnsafePointer<UInt8>(hit.assumingMemoryBound(to: UInt8.self)) - (source + i)
+            } else {
+                run = n - i
+            }
+            if run > 0 {
+                (out + written).update(from: source + i, count: run)
+                written += run
+                i += run
+            }
+            guard i < n else { break }
+            // The scanner has checked that an escape character follows every backslash.
+            let kind = raw[i + 1]
+            i += 2
+            switch kind {
+            case 0x22, 0x5C, 0x2F: out[written] = kind
+            case 0x62: out[written] = 0x08
+            case 0x66: out[written] = 0x0C
+            case 0x6E: out[written] = 0x0A
+            case 0x72: out[written] = 0x0D
+            case 0x74: out[written] = 0x09
+            case 0x75:
+                guard let unit = Self.hex4(raw, i) else { return nil }  // checked by the scanner too
+                i += 4
+                var scalar = UInt32(unit)
+                if unit >= 0xD800 && unit < 0xDC00 {
+                    guard i + 6 <= n, raw[i] == 0x5C, raw[i + 1] == 0x75, let low = Self.hex4(raw, i + 2),
+                        low >= 0xDC00 && low < 0xE000
+                    else { return nil }
+                    i += 6
+                    scalar = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
+                } else if unit >= 0xDC00 && unit < 0xE000 || unit == 0 {
+                    return nil
+                }
+                written += Self.writeUTF8(scalar, to: out + written)
+                continue
+            default: return nil
+            }
+            written += 1
+        }
+        // Escapes decode to well-formed UTF-8; raw bytes ≥ 0x80 still need the check.
+        return !value.highBytes || moekit_utf8_valid(out, written) != 0 ? UnsafeBufferPointer(start: out, count: written) : nil
     }
 
     fileprivate static func hex4(_ raw: UnsafeBufferPointer<UInt8>, _ at: Int) -> UInt16? {
@@ -151,6 +165,8 @@ struct JSONLineScanner {
         var start: UnsafePointer<UInt8>
         var end: UnsafePointer<UInt8>
         var escaped: Bool
+        /// Whether any raw byte is ≥ 0x80 (otherwise the value is ASCII and needs no UTF-8 validation).
+        var highBytes: Bool
     }
 
     /// The top-level fields found so far.
@@ -310,9 +326,10 @@ struct JSONLineScanner {
                 guard position < end else { return nil }
                 let byte = position.pointee
                 if byte == 0x22 {
-                    let value = StringValue(start: start, end: position, escaped: escaped)
+                    let highBytes = (highByte | high.max()) >= 0x80
+                    let value = StringValue(start: start, end: position, escaped: escaped, highBytes: highBytes)
                     position += 1
-                    return (value, escaped, (highByte | high.max()) >= 0x80)
+                    return (value, escaped, highBytes)
                 }
                 if byte == 0x5C {
                     guard end - position >= 2 else { return nil }
@@ -352,7 +369,7 @@ struct JSONLineScanner {
         }
 
         static func isValidUTF8(_ value: StringValue) -> Bool {
-            String(validating: UnsafeBufferPointer(start: value.start, count: value.end - value.start), as: UTF8.self) != nil
+            moekit_utf8_valid(value.start, value.end - value.start) != 0
         }
     }
 }

@@ -26,8 +26,11 @@ public struct ValidationSelector: Sendable {
     /// `sha256-prefix64` (the first 8 bytes of SHA-256, big-endian).
     public static func hash(_ text: String) -> UInt64 {
         var copy = text
-        return copy.withUTF8 { moekit_xxh64($0.baseAddress, $0.count, 0) }
+        return copy.withUTF8 { hash(utf8: $0) }
     }
+
+    /// `hash` of text given as UTF-8 bytes.
+    public static func hash(utf8 bytes: UnsafeBufferPointer<UInt8>) -> UInt64 { moekit_xxh64(bytes.baseAddress, bytes.count, 0) }
 
     /// Whether a document of this hash is held out by the fraction rule.
     public func holdsOut(_ hash: UInt64) -> Bool { hash < threshold }

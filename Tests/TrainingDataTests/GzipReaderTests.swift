@@ -240,18 +240,6 @@ struct GzipReaderTests {
             }
         }
     }
-
-    @Test("XXH64 matches the reference implementation (Python xxhash 3.x)")
-    func xxh64() {
-        let cases: [([UInt8], UInt64)] = [
-            ([], 0xEF46_DB37_51D8_E999), (Array("a".utf8), 0xD24E_C4F1_A98C_6E5B), (Array("abc".utf8), 0x44BC_2CF5_AD77_0999),
-            (Array("hello world".utf8), 0x45AB_6734_B21E_6968), (Array((0..<768).map { UInt8($0 % 256) }), 0x8E03_C838_C596_036F),
-            (Array(String(repeating: "Grüße, 世界 — テスト", count: 5).utf8), 0x3B80_C873_1C4A_0CFB),
-        ]
-        for (bytes, expected) in cases {
-            #expect(bytes.withUnsafeBytes { moekit_xxh64($0.baseAddress, $0.count, 0) } == expected, "\(bytes.count) bytes")
-        }
-    }
 }
 
 /// SplitMix64: a seeded generator for test data.

@@ -26,6 +26,9 @@ int moekit_sha256_hardware(void);
 /// XXH64 of `length` bytes with `seed` (xxHash's 64-bit hash: not cryptographic, about 10 GB/s).
 uint64_t moekit_xxh64(const void *data, size_t length, uint64_t seed);
 
+/// Whether `n` bytes are well-formed UTF-8 (no overlong forms, surrogates or code points above U+10FFFF). 1 or 0.
+int moekit_utf8_valid(const uint8_t *bytes, size_t n);
+
 /// Registers `path`, a temporary file or a flat temporary directory (files only), to be removed when the process is
 /// interrupted (SIGINT, SIGTERM, SIGHUP); the handlers are installed on first use (a signal the process ignores stays
 /// ignored) and, after removing every registered path, re-raise the signal with its default action. Returns the slot
