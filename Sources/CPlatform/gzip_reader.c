@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "moekit_gzip.h"
+#include "moekit_platform.h"
 
 enum {
     INPUT_SIZE = 1 << 18,
@@ -652,7 +653,7 @@ cut:
 static void check_output(moekit_gzip_reader *r) {
     size_t n = r->out_position - r->checked_position;
     if (n == 0) return;
-    r->crc = (uint32_t)crc32_z(r->crc, r->out_buffer + r->checked_position, n);
+    r->crc = moekit_crc32(r->crc, r->out_buffer + r->checked_position, n);
     r->member_length += (uint32_t)n;
     r->checked_position = r->out_position;
 }

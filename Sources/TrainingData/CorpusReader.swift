@@ -29,8 +29,8 @@ public struct CorpusDocument: Sendable {
 }
 
 /// Streams the documents of one input file in order, through `moekit_gzip_reader` (which reads plain and gzip files
-/// alike, as zlib's `gzread` does, about 1.5× faster) and `JSONLineScanner`, with json-c for the lines the scanner leaves (errors and rare constructs). Memory stays
-/// bounded by the longest line (JSONL) or paragraph (text).
+/// alike, as zlib's `gzread` does, about 1.5× faster) and `JSONLineScanner`, with json-c for the lines the scanner
+/// leaves (errors and rare constructs). Memory stays bounded by the longest line (JSONL) or paragraph (text).
 public final class CorpusReader {
     public let path: String
     public let format: CorpusFormat
@@ -47,7 +47,7 @@ public final class CorpusReader {
     private let descriptor: Int32
     private let gzip: OpaquePointer
     private var tokener: UnsafeMutablePointer<json_tokener>
-    private var scanner: JSONLineScanner
+    private let scanner: JSONLineScanner
     /// Whether lines go through `JSONLineScanner` first (json-c decides only what it leaves); off in tests that
     /// compare both paths.
     var usesFastPath = true
@@ -78,9 +78,14 @@ public final class CorpusReader {
         guard (status.st_mode & S_IFMT) == S_IFREG else { throw .cannotRead(path: path, reason: "not a regular file") }
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .cannotRead(path: path, reason: String(cString: strerror(errno))) }
-        guard let gzip = moekit_gzip_open(descriptor), let tokener = json_tokener_new() else {
+        guard let gzip = moekit_gzip_open(descriptor) else {
             close(descriptor)
-            throw .cannotRead(path: path, reason: "out of memory")
+            throw .cannotRead(path: path, reason: "out of memory for the gzip reader")
+        }
+        guard let tokener = json_tokener_new() else {
+            moekit_gzip_close(gzip)
+            close(descriptor)
+            throw .cannotRead(path: path, reason: "json-c allocation failed")
         }
         json_tokener_set_flags(tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
         self.descriptor = descriptor
@@ -108,35 +113,37 @@ public final class CorpusReader {
     /// end of the file. The usual JSONL line goes from the decoder's buffer to `text` without becoming a `String`.
     /// - Throws: `TrainingDataError` naming the file and line for a bad line (unless skipped) or a read failure.
     public func next(appendingTextTo text: inout [UInt8]) throws(TrainingDataError) -> (domain: String?, line: Int)? {
-        let document: CorpusDocument?
         switch format {
-        case .jsonl:
-            while try readLine() {
-                let number = lineNumber
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                if usesFastPath, let (bytes, domain) = scanner.scanBytes(line) {
-                    text.append(contentsOf: bytes)
-                    return (domain, number)
-                }
-                do {
-                    let parsed = try parseJSONLine(number)
-                    text.append(contentsOf: parsed.text.utf8)
-                    return (parsed.domain, number)
-                } catch {
-                    guard skipBadLines else { throw error }
-                    skippedLines += 1
-                    if skippedErrors.count < 10 { skippedErrors.append(error) }
-                }
-            }
-            return nil
-        case .text: document = try nextParagraph()
+        case .jsonl: return try nextJSONDocument(appendingTextTo: &text)
+        case .text:
+            guard let paragraph = try nextParagraph() else { return nil }
+            text.append(contentsOf: paragraph.text.utf8)
+            return (nil, paragraph.line)
         }
-        guard let document else { return nil }
-        text.append(contentsOf: document.text.utf8)
-        return (document.domain, document.line)
     }
 
     // MARK: JSON Lines
+
+    private func nextJSONDocument(appendingTextTo text: inout [UInt8]) throws(TrainingDataError) -> (domain: String?, line: Int)? {
+        while try readLine() {
+            let number = lineNumber
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            if usesFastPath, let (bytes, domain) = scanner.scanBytes(line) {
+                text.append(contentsOf: bytes)
+                return (domain, number)
+            }
+            do {
+                let parsed = try parseJSONLine(number)
+                text.append(contentsOf: parsed.text.utf8)
+                return (parsed.domain, number)
+            } catch {
+                guard skipBadLines else { throw error }
+                skippedLines += 1
+                if skippedErrors.count < 10 { skippedErrors.append(error) }
+            }
+        }
+        return nil
+    }
 
     private func parseJSONLine(_ number: Int) throws(TrainingDataError) -> CorpusDocument {
         json_tokener_reset(tokener)

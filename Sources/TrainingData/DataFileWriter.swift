@@ -1,10 +1,14 @@
+import CPlatform
+import IOCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import IOCore
 
 /// A buffered file writer for files inside a data directory under construction. It does not fsync each file:
 /// the directory is the atomic unit, flushed once with syncfs before it is renamed into place (`OutputDirectory`).
+/// Write-back starts every 32 MiB (as `AtomicFileWriter` does), so the disk writes while tokenisation runs and the
+/// final syncfs has little left to do.
 final class DataFileWriter {
     let path: String
     private let fd: Int32
@@ -12,6 +16,10 @@ final class DataFileWriter {
     private let capacity = 1 << 20
     private var buffered = 0
     private var closed = false
+    /// Bytes in the file, and how many of them write-back has been started for.
+    private var inFile = 0
+    private var writebackStarted = 0
+    static let writebackInterval = 32 << 20
 
     init(path: String) throws(TrainingDataError) {
         self.path = path
@@ -61,5 +69,10 @@ final class DataFileWriter {
     private func writeFully(_ pointer: UnsafeRawPointer, _ count: Int) throws(TrainingDataError) {
         let failure = writeAll(fd, pointer, count)
         guard failure == 0 else { throw .writeFailed(path: path, reason: String(cString: strerror(failure))) }
+        inFile += count
+        if inFile - writebackStarted >= Self.writebackInterval {
+            _ = moekit_start_writeback(fd, off_t(writebackStarted), off_t(inFile - writebackStarted))
+            writebackStarted = inFile
+        }
     }
 }

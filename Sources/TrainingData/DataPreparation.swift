@@ -188,16 +188,17 @@ public enum DataPreparation {
         for worker in 0..<workers {
             let tokenizer = workerTokenizers[worker]
             DispatchQueue.global().async(group: workersDone) {
-                while let claimed = queue.claim() {
-                    let (job, i) = claimed
+                while let (job, documents) = queue.claim() {
                     job.batch.text.withUnsafeBufferPointer { all in
-                        let text = UnsafeBufferPointer(rebasing: all[job.batch.range(i)])
-                        var ids = tokenizer.encode(validUTF8: text, addBOS: true, parseSpecial: false)
-                        ids.append(eosID)
-                        job.work.ids[i] = ids
-                        job.work.hashes[i] = ValidationSelector.hash(utf8: text)
+                        for i in documents {
+                            let text = UnsafeBufferPointer(rebasing: all[job.batch.range(i)])
+                            var ids = tokenizer.encode(validUTF8: text, addBOS: true, parseSpecial: false)
+                            ids.append(eosID)
+                            job.work.ids[i] = ids
+                            job.work.hashes[i] = ValidationSelector.hash(utf8: text)
+                        }
                     }
-                    queue.finished(job)
+                    queue.finished(job, count: documents.count)
                 }
             }
         }
@@ -359,26 +360,33 @@ public enum DataPreparation {
             condition.unlock()
         }
 
-        /// The next document to tokenise, waiting for one; nil once closed.
-        func claim() -> (Job, Int)? {
+        /// Text bytes handed out per claim (at least one document): few lock round trips per batch, and still
+        /// many claims per batch so the workers finish a batch together.
+        static let claimBytes = 32 << 10
+
+        /// The next documents to tokenise (consecutive, of one batch), waiting for some; nil once closed.
+        func claim() -> (Job, Range<Int>)? {
             condition.lock()
             defer { condition.unlock() }
             while true {
                 if closed { return nil }
                 while open < jobs.count, jobs[open].next == jobs[open].batch.count { open += 1 }
                 if open < jobs.count {
-                    let job = jobs[open]
-                    job.next += 1
-                    return (job, job.next - 1)
+                    let job = jobs[open], batch = job.batch
+                    let first = job.next, start = batch.range(first).lowerBound
+                    var end = first + 1
+                    while end < batch.count, batch.ends[end] - start <= Self.claimBytes { end += 1 }
+                    job.next = end
+                    return (job, first..<end)
                 }
                 condition.wait()
             }
         }
 
-        /// Marks one document of `job` done.
-        func finished(_ job: Job) {
+        /// Marks `count` documents of `job` done.
+        func finished(_ job: Job, count: Int) {
             condition.lock()
-            job.finished += 1
+            job.finished += count
             if job.finished == job.batch.count { condition.broadcast() }
             condition.unlock()
         }

@@ -1,8 +1,9 @@
 import CPlatform
+import CZlib
 import Testing
 
-/// The C kernels prepare-data runs on every document: XXH64 (the validation rule) against the reference
-/// implementation's values, and UTF-8 validation against Swift's own validator.
+/// The C kernels prepare-data runs on every byte: XXH64 (the validation rule) against the reference implementation's
+/// values, UTF-8 validation against Swift's own validator, the PCLMULQDQ CRC-32 against zlib's.
 @Suite("text kernels")
 struct TextKernelTests {
     @Test("XXH64 matches the reference implementation (Python xxhash 3.x)")
@@ -49,5 +50,32 @@ struct TextKernelTests {
             if verdict { valid += 1 }
         }
         #expect(valid > 50_000 && valid < 190_000, "valid \(valid) of 200,000")
+    }
+
+    @Test("CRC-32 equals zlib's crc32_z for every length, alignment and starting value, also when chained")
+    func crc32() {
+        var state: UInt64 = 0xC2C
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        let data = (0..<70_000).map { _ in UInt8(truncatingIfNeeded: next()) }
+        data.withUnsafeBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            for length in Array(0..<300) + [1000, 4096, 4099, 65_536, 69_000] {
+                let offset = Int(next() % 64), seed = length % 3 == 0 ? 0 : UInt32(truncatingIfNeeded: next())
+                let ours = moekit_crc32(seed, base + offset, length)
+                let reference = UInt32(crc32_z(uLong(seed), base + offset, length))
+                #expect(ours == reference, "length \(length), offset \(offset)")
+            }
+            // Chained over uneven pieces, as the gzip reader feeds it.
+            var chained: UInt32 = 0, position = 0
+            while position < 69_000 {
+                let piece = min(Int(next() % 3000), 69_000 - position)
+                chained = moekit_crc32(chained, base + position, piece)
+                position += piece
+            }
+            #expect(chained == UInt32(crc32_z(0, base, 69_000)))
+        }
     }
 }
