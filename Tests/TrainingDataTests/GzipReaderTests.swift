@@ -89,7 +89,7 @@ struct GzipReaderTests {
     /// Text-like data with every kind of match: words from a small vocabulary (many matches), random bytes (literals
     /// and stored blocks), runs of one byte (distance 1) and short periods (distances 2 to 7).
     static func sample(bytes: Int, seed: UInt64) -> [UInt8] {
-        var random = SplitMix(seed)
+        var random = SeededGenerator(seed: seed)
         let words = (0..<300).map { _ in (0..<(2 + Int(random.next() % 9))).map { _ in UInt8(97 + random.next() % 26) } }
         var out: [UInt8] = []
         out.reserveCapacity(bytes)
@@ -168,7 +168,7 @@ struct GzipReaderTests {
     func damagedStreams() throws {
         let tmp = TemporaryDirectory()
         let data = Self.sample(bytes: 40_000, seed: 11)
-        var random = SplitMix(99)
+        var random = SeededGenerator(seed: 99)
         var rejected = 0, accepted = 0
         for variant in 0..<600 {
             let level: Int32 = [0, 1, 6, 9][variant % 4]
@@ -239,18 +239,5 @@ struct GzipReaderTests {
                 continue
             }
         }
-    }
-}
-
-/// SplitMix64: a seeded generator for test data.
-struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
