@@ -70,7 +70,6 @@ struct moekit_gzip_reader {
     decoder_state state;
     const char *error;
     char error_text[96];
-    int compressed;
     int final_block;
     uint32_t stored_left;
 
@@ -710,15 +709,13 @@ void moekit_gzip_close(moekit_gzip_reader *r) {
 
 const char *moekit_gzip_error(const moekit_gzip_reader *r) { return r->state == STATE_ERROR ? r->error : NULL; }
 
-int moekit_gzip_is_compressed(const moekit_gzip_reader *r) { return r->compressed; }
-
 long moekit_gzip_read(moekit_gzip_reader *r, const uint8_t **data) {
     if (r->state == STATE_ERROR) return -1;
     if (r->state == STATE_START) {
         size_t have = want_bytes(r, 2);
         if (r->state == STATE_ERROR) return -1;
-        r->compressed = have == 2 && r->in_buffer[r->in_position] == 0x1F && r->in_buffer[r->in_position + 1] == 0x8B;
-        r->state = r->compressed ? STATE_MEMBER_HEADER : STATE_RAW;
+        int gzip = have == 2 && r->in_buffer[r->in_position] == 0x1F && r->in_buffer[r->in_position + 1] == 0x8B;
+        r->state = gzip ? STATE_MEMBER_HEADER : STATE_RAW;
     }
     if (r->state == STATE_RAW) {
         if (r->in_position == r->in_end) {

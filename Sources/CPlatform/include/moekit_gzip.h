@@ -27,7 +27,4 @@ long moekit_gzip_read(moekit_gzip_reader *reader, const uint8_t **data);
 /// What went wrong, in zlib's words where zlib has a message for it; NULL before any error.
 const char *moekit_gzip_error(const moekit_gzip_reader *reader);
 
-/// Whether the file is gzip (1) or read unchanged (0); valid after the first read.
-int moekit_gzip_is_compressed(const moekit_gzip_reader *reader);
-
 #endif
