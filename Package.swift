@@ -52,7 +52,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "moekit-bench",
-            dependencies: ["IOCore", "Formats", "Conversion", "Runtime", "Tokenizer", "Training", "TrainingData", "TensorCore", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["IOCore", "Formats", "Conversion", "Runtime", "Tokenizer", "Training", "TrainingData", "TensorCore", "CPlatform", "CZlib", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(name: "TestSupport", dependencies: ["IOCore", "Formats", "Runtime"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "TestSupport"]),

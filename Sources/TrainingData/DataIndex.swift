@@ -39,8 +39,8 @@ public struct DataIndex: Codable, Equatable, Sendable {
         public var fraction: Double
         public var minDocuments: Int
         /// `xxh64`: a document is held out when XXH64(text, seed 0) is below fraction·2⁶⁴ (`sha256-prefix64` in
-        /// directories prepared before: the first 8 bytes of SHA-256(text), big-endian); a domain with fewer than `minDocuments` such documents also holds out its
-        /// lowest-hash documents, keeping at least one for training.
+        /// directories prepared before: the first 8 bytes of SHA-256(text), big-endian); a domain with fewer than
+        /// `minDocuments` such documents also holds out its lowest-hash documents, keeping at least one for training.
         public var hash: String
     }
 

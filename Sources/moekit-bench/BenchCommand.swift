@@ -7,6 +7,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "moekit-bench",
         abstract: "moekit benchmarks (wall time and peak RSS of real commands).",
-        subcommands: [ConvertSevenB.self, Sgemm.self, TokenizeBench.self, LogitsBench.self, BackwardBench.self, MoESevenB.self, SHA256Bench.self, PrepareDataBench.self, TrainBench.self]
+        subcommands: [ConvertSevenB.self, Sgemm.self, TokenizeBench.self, LogitsBench.self, BackwardBench.self, MoESevenB.self, SHA256Bench.self, GzipBench.self, PrepareDataBench.self, TrainBench.self]
     )
 }
