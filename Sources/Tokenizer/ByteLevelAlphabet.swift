@@ -57,13 +57,27 @@ public enum ByteLevelAlphabet {
     /// bytes (vocabularies occasionally hold such tokens; llama.cpp would print a substitute instead).
     public static func decode(_ text: String) -> [UInt8] {
         var out: [UInt8] = []
-        for scalar in text.unicodeScalars {
-            if let b = byte(for: scalar.value) {
-                out.append(b)
-            } else {
-                out.append(contentsOf: String(scalar).utf8)
+        decode(text, appendingTo: &out)
+        return out
+    }
+
+    /// Decodes a vocabulary string back to raw bytes appended to `out` (see `decode(_:)`).
+    /// Works on the UTF-8 bytes: ASCII is its own byte either way (in the alphabet or kept), only two-byte
+    /// sequences can be alphabet characters (the highest is U+0143), and longer ones are kept.
+    public static func decode(_ text: String, appendingTo out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { bytes in
+            var i = 0
+            while i < bytes.count {
+                let lead = bytes[i]
+                let length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4
+                if length == 2, let b = byte(for: UInt32(lead & 0x1F) << 6 | UInt32(bytes[i + 1] & 0x3F)) {
+                    out.append(b)
+                } else {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[i..<i + length]))
+                }
+                i += length
             }
         }
-        return out
     }
 }

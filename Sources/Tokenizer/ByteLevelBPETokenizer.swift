@@ -54,31 +54,46 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         addsEOS = data.addEOS ?? false
         if case .llama3 = preTokenizer { ignoresMerges = true } else { ignoresMerges = false }
 
+        // Texts are read through their UTF-8 storage (no array per token or merge): building the tables is
+        // part of every command's start-up.
         var vocabulary = ByteStringTable(minimumCapacity: count)
-        for (id, text) in data.tokens.enumerated() { vocabulary.insert(Array(text.utf8), value: Int32(id)) }
+        for (id, text) in data.tokens.enumerated() {
+            var text = text
+            _ = text.withUTF8 { vocabulary.insert($0, value: Int32(id)) }
+        }
         var virtualIDs: [[UInt8]: Int32] = [:]
         var virtualTexts: [[UInt8]] = []
-        func symbol(_ text: [UInt8]) -> Int32 {
+        func symbol(_ text: UnsafeBufferPointer<UInt8>) -> Int32 {
             if let id = vocabulary.find(text) { return id }
-            if let id = virtualIDs[text] { return id }
+            let key = Array(text)
+            if let id = virtualIDs[key] { return id }
             let id = Int32(count + virtualTexts.count)
-            virtualIDs[text] = id
-            virtualTexts.append(text)
+            virtualIDs[key] = id
+            virtualTexts.append(key)
             return id
         }
-        byteSymbols = ByteLevelAlphabet.utf8ForByte.map(symbol)
+        byteSymbols = ByteLevelAlphabet.utf8ForByte.map { $0.withUnsafeBufferPointer(symbol) }
         var merges: [UInt64: UInt64] = [:]
         merges.reserveCapacity(data.merges?.count ?? 0)
+        var joined: [UInt8] = []  // left + right of one merge
         for (rank, line) in (data.merges ?? []).enumerated() {
-            let bytes = Array(line.utf8)
-            guard bytes.count >= 3, let split = bytes[1...].firstIndex(of: 0x20) else {
-                throw .invalidMerge(index: rank, text: line)
+            var line = line
+            let valid = line.withUTF8 { bytes -> Bool in
+                // "left right": the first space after the first byte separates the two symbols.
+                guard bytes.count >= 3, let split = bytes[1...].firstIndex(of: 0x20) else { return false }
+                let left = UnsafeBufferPointer(rebasing: bytes[..<split])
+                let right = UnsafeBufferPointer(rebasing: bytes[(split + 1)...])
+                let key = UInt64(UInt32(bitPattern: symbol(left))) << 32 | UInt64(UInt32(bitPattern: symbol(right)))
+                if merges[key] == nil {
+                    joined.removeAll(keepingCapacity: true)
+                    joined.append(contentsOf: left)
+                    joined.append(contentsOf: right)
+                    let merged = joined.withUnsafeBufferPointer(symbol)
+                    merges[key] = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: merged))
+                }
+                return true
             }
-            let left = Array(bytes[..<split]), right = Array(bytes[(split + 1)...])
-            let key = UInt64(UInt32(bitPattern: symbol(left))) << 32 | UInt64(UInt32(bitPattern: symbol(right)))
-            if merges[key] == nil {
-                merges[key] = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: symbol(left + right)))
-            }
+            guard valid else { throw .invalidMerge(index: rank, text: line) }
         }
         self.merges = merges
         self.virtualTexts = virtualTexts

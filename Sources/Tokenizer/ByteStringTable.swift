@@ -10,22 +10,29 @@ import Darwin
 /// equivalence, so two distinct tokens such as `é` (U+00E9) and `e` + U+0301 would collide in a
 /// `[String: Int]`. Keys live in one arena; slots use linear probing at a load factor of at most 1/2.
 struct ByteStringTable: Sendable {
+    /// One key: where its bytes are in the arena, its hash and its value, together so that a probe touches
+    /// one cache line instead of four arrays.
+    private struct Entry {
+        var hash: UInt64
+        var start: Int
+        var length: Int32
+        var value: Int32
+    }
+
     private var arena: [UInt8] = []
-    private var starts: [Int] = []      // [count] key offset in arena
-    private var lengths: [Int32] = []   // [count]
-    private var hashes: [UInt64] = []   // [count]
-    private(set) var values: [Int32] = []  // [count]
+    private var entries: [Entry] = []
     private var slots: [Int32]          // [capacity] entry index or -1
     private var mask: Int
 
     /// Number of keys.
-    var count: Int { values.count }
+    var count: Int { entries.count }
 
     init(minimumCapacity: Int = 16) {
         var capacity = 16
         while capacity < minimumCapacity * 2 { capacity <<= 1 }
         slots = [Int32](repeating: -1, count: capacity)
         mask = capacity - 1
+        entries.reserveCapacity(minimumCapacity)
     }
 
     /// FNV-1a over the bytes, with a final avalanche so that linear probing spreads well.
@@ -39,28 +46,35 @@ struct ByteStringTable: Sendable {
         return h
     }
 
-    /// The value stored for `key`, or nil.
+    /// The entry index of `key` and its hash, or (nil, slot to insert at, hash).
     @inline(__always)
-    func find(_ key: UnsafeBufferPointer<UInt8>) -> Int32? {
+    private func probe(_ key: UnsafeBufferPointer<UInt8>) -> (entry: Int?, slot: Int, hash: UInt64) {
         let h = Self.hash(key)
         return slots.withUnsafeBufferPointer { slotBuffer in
-            var i = Int(truncatingIfNeeded: h) & mask
-            while true {
-                let entry = slotBuffer[i]
-                if entry < 0 { return nil }
-                let e = Int(entry)
-                if hashes[e] == h && Int(lengths[e]) == key.count && matches(e, key) { return values[e] }
-                i = (i &+ 1) & mask
+            entries.withUnsafeBufferPointer { entryBuffer in
+                arena.withUnsafeBufferPointer { keys in
+                    var i = Int(truncatingIfNeeded: h) & mask
+                    while true {
+                        let index = slotBuffer[i]
+                        if index < 0 { return (nil, i, h) }
+                        let entry = entryBuffer[Int(index)]
+                        if entry.hash == h && Int(entry.length) == key.count
+                            && (key.isEmpty || memcmp(keys.baseAddress! + entry.start, key.baseAddress!, key.count) == 0)
+                        {
+                            return (Int(index), i, h)
+                        }
+                        i = (i &+ 1) & mask
+                    }
+                }
             }
         }
     }
 
+    /// The value stored for `key`, or nil.
     @inline(__always)
-    private func matches(_ entry: Int, _ key: UnsafeBufferPointer<UInt8>) -> Bool {
-        if key.isEmpty { return true }
-        return arena.withUnsafeBufferPointer { a in
-            memcmp(a.baseAddress! + starts[entry], key.baseAddress!, key.count) == 0
-        }
+    func find(_ key: UnsafeBufferPointer<UInt8>) -> Int32? {
+        guard let index = probe(key).entry else { return nil }
+        return entries.withUnsafeBufferPointer { $0[index].value }
     }
 
     /// The value stored for the bytes of `key`, or nil.
@@ -69,27 +83,17 @@ struct ByteStringTable: Sendable {
     /// Inserts `key`, or replaces its value when `replace` is true. Returns the entry's index.
     @discardableResult
     mutating func insert(_ key: UnsafeBufferPointer<UInt8>, value: Int32, replace: Bool = true) -> Int {
-        let h = Self.hash(key)
-        var i = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let entry = slots[i]
-            if entry < 0 { break }
-            let e = Int(entry)
-            if hashes[e] == h && Int(lengths[e]) == key.count && matches(e, key) {
-                if replace { values[e] = value }
-                return e
-            }
-            i = (i &+ 1) & mask
+        let (found, slot, h) = probe(key)
+        if let found {
+            if replace { entries[found].value = value }
+            return found
         }
-        let e = values.count
-        starts.append(arena.count)
+        let index = entries.count
+        entries.append(Entry(hash: h, start: arena.count, length: Int32(key.count), value: value))
         arena.append(contentsOf: key)
-        lengths.append(Int32(key.count))
-        hashes.append(h)
-        values.append(value)
-        slots[i] = Int32(e)
-        if values.count * 2 > slots.count { grow() }
-        return e
+        slots[slot] = Int32(index)
+        if entries.count * 2 > slots.count { grow() }
+        return index
     }
 
     /// Inserts the bytes of `key` (see `insert(_:value:replace:)`).
@@ -98,16 +102,11 @@ struct ByteStringTable: Sendable {
         key.withUnsafeBufferPointer { insert($0, value: value, replace: replace) }
     }
 
-    /// Updates the value of entry `index` (as returned by `insert`).
-    mutating func setValue(_ value: Int32, at index: Int) { values[index] = value }
 
     /// Drops every key, keeping the capacity.
     mutating func removeAll() {
         arena.removeAll(keepingCapacity: true)
-        starts.removeAll(keepingCapacity: true)
-        lengths.removeAll(keepingCapacity: true)
-        hashes.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
         for i in slots.indices { slots[i] = -1 }
     }
 
@@ -115,10 +114,10 @@ struct ByteStringTable: Sendable {
         let capacity = slots.count * 2
         slots = [Int32](repeating: -1, count: capacity)
         mask = capacity - 1
-        for e in 0..<values.count {
-            var i = Int(truncatingIfNeeded: hashes[e]) & mask
+        for (index, entry) in entries.enumerated() {
+            var i = Int(truncatingIfNeeded: entry.hash) & mask
             while slots[i] >= 0 { i = (i &+ 1) & mask }
-            slots[i] = Int32(e)
+            slots[i] = Int32(index)
         }
     }
 }

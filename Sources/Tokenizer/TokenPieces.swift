@@ -37,7 +37,9 @@ struct TokenPieces: Sendable {
             let type = data.tokenTypes?[id]
             let kind = Self.kind(type)
             let isNormal = type == nil || type == TokenizerData.TokenType.normal.rawValue
-            append(isNormal ? ByteLevelAlphabet.decode(text) : Array(text.utf8), kind)
+            if isNormal { ByteLevelAlphabet.decode(text, appendingTo: &arena) } else { arena.append(contentsOf: text.utf8) }
+            starts.append(Int32(arena.count))
+            kinds.append(kind)
         }
     }
 
