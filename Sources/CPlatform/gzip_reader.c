@@ -33,16 +33,25 @@ enum {
     DIST_ENTRIES = (1 << DIST_BITS) + 32 * (1 << (15 - DIST_BITS)),
 };
 
-// A table entry: value << 16 | kind << 13 | extra << 8 | bits.
-// bits: code bits to consume (for a subtable link, the main table's bits); extra: extra bits of a length or
-// distance, or a subtable's index bits; value: the literal byte, length or distance base, or subtable offset.
-enum { KIND_LITERAL = 0, KIND_LENGTH = 1, KIND_END = 2, KIND_SUBTABLE = 3, KIND_INVALID = 4 };
-#define ENTRY(value, kind, extra, bits) ((uint32_t)(value) << 16 | (uint32_t)(kind) << 13 | (uint32_t)(extra) << 8 | (uint32_t)(bits))
+// A table entry, laid out as libdeflate's (lib/deflate_decompress.c) so the common cases cost one test and one shift:
+//   bit 31: a literal (value = the byte)        bits 16-30: value (literal, length or distance base, subtable start)
+//   bit 15: exceptional (subtable link, end of block, invalid)   bit 14: subtable link   bit 13: end of block
+//   bits 8-11: the codeword's length (a link: its subtable's index bits)
+//   bits 0-7: the bits to consume: codeword plus extra bits of a length or distance (a link: the main table's bits)
+// A length or distance is value + the extra bits, which sit above the codeword in the bits before consuming.
+// Symbol payloads hold value, flags and the extra-bit count in bits 0-7; `with_length` adds a codeword length.
+#define LITERAL_FLAG 0x80000000u
+#define EXCEPTIONAL_FLAG 0x8000u
+#define SUBTABLE_FLAG 0x4000u
+#define END_FLAG 0x2000u
 #define ENTRY_BITS(e) ((e) & 0xFF)
-#define ENTRY_EXTRA(e) (((e) >> 8) & 0x1F)
-#define ENTRY_KIND(e) (((e) >> 13) & 0x7)
-#define ENTRY_VALUE(e) ((e) >> 16)
-#define INVALID_ENTRY ENTRY(0, KIND_INVALID, 0, 0)
+#define ENTRY_CODE_LENGTH(e) (((e) >> 8) & 0xF)
+#define ENTRY_VALUE(e) (((e) >> 16) & 0x7FFF)
+#define INVALID_ENTRY EXCEPTIONAL_FLAG
+#define LINK_ENTRY(start, index_bits, table_bits) \
+    ((uint32_t)(start) << 16 | EXCEPTIONAL_FLAG | SUBTABLE_FLAG | (uint32_t)(index_bits) << 8 | (uint32_t)(table_bits))
+
+static inline uint32_t with_length(uint32_t payload, unsigned length) { return payload + (length << 8) + length; }
 
 static const uint16_t length_base[29] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83,
     99, 115, 131, 163, 195, 227, 258};
@@ -246,7 +255,7 @@ static int build_table(uint32_t *table, unsigned table_bits, const uint8_t *leng
         unsigned l = lengths[sorted[i]];
         uint32_t entry = payload[sorted[i]];
         if (l <= table_bits) {
-            for (uint32_t j = reverse_bits(codeword[i], l); j < main_size; j += 1u << l) table[j] = entry | l;
+            for (uint32_t j = reverse_bits(codeword[i], l); j < main_size; j += 1u << l) table[j] = with_length(entry, l);
             continue;
         }
         uint32_t prefix = codeword[i] >> (l - table_bits);
@@ -263,12 +272,12 @@ static int build_table(uint32_t *table, unsigned table_bits, const uint8_t *leng
             sub_start = next_free;
             next_free += 1u << sub_bits;
             for (unsigned j = 0; j < (1u << sub_bits); j++) table[sub_start + j] = INVALID_ENTRY;
-            table[reverse_bits(prefix, table_bits)] = ENTRY(sub_start, KIND_SUBTABLE, sub_bits, table_bits);
+            table[reverse_bits(prefix, table_bits)] = LINK_ENTRY(sub_start, sub_bits, table_bits);
         }
         unsigned rest = l - table_bits;
         uint32_t suffix = codeword[i] & ((1u << rest) - 1);
         for (uint32_t j = reverse_bits(suffix, rest); j < (1u << sub_bits); j += 1u << rest) {
-            table[sub_start + j] = entry | rest;
+            table[sub_start + j] = with_length(entry, rest);
         }
     }
     return 0;
@@ -280,15 +289,13 @@ static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 // The symbols' entries and the fixed block's tables (RFC 1951 §3.2.6), built once per process.
 static void build_static_tables(void) {
-    for (unsigned s = 0; s < 256; s++) litlen_payload[s] = ENTRY(s, KIND_LITERAL, 0, 0);
-    litlen_payload[256] = ENTRY(0, KIND_END, 0, 0);
-    for (unsigned s = 257; s < 286; s++) {
-        litlen_payload[s] = ENTRY(length_base[s - 257], KIND_LENGTH, length_extra[s - 257], 0);
-    }
+    for (unsigned s = 0; s < 256; s++) litlen_payload[s] = LITERAL_FLAG | s << 16;
+    litlen_payload[256] = EXCEPTIONAL_FLAG | END_FLAG;
+    for (unsigned s = 257; s < 286; s++) litlen_payload[s] = (uint32_t)length_base[s - 257] << 16 | length_extra[s - 257];
     litlen_payload[286] = litlen_payload[287] = INVALID_ENTRY;
-    for (unsigned s = 0; s < 30; s++) distance_payload[s] = ENTRY(distance_base[s], KIND_LENGTH, distance_extra[s], 0);
+    for (unsigned s = 0; s < 30; s++) distance_payload[s] = (uint32_t)distance_base[s] << 16 | distance_extra[s];
     distance_payload[30] = distance_payload[31] = INVALID_ENTRY;
-    for (unsigned s = 0; s < 19; s++) precode_payload[s] = ENTRY(s, KIND_LITERAL, 0, 0);
+    for (unsigned s = 0; s < 19; s++) precode_payload[s] = s << 16;
     uint8_t lengths[288];
     for (unsigned s = 0; s < 288; s++) lengths[s] = s < 144 ? 8 : s < 256 ? 9 : s < 280 ? 7 : 8;
     build_table(fixed_litlen, LITLEN_BITS, lengths, 288, litlen_payload, CODE_LITLEN);
@@ -319,7 +326,7 @@ static int read_dynamic_tables(moekit_gzip_reader *r) {
     while (have < nlen + ndist) {
         if (r->bit_count < 14 && refill_bits(r) < 0) return -1;
         uint32_t e = r->precode_table[r->bit_buffer & ((1u << PRECODE_BITS) - 1)];
-        if (ENTRY_KIND(e) == KIND_INVALID) {
+        if (e & EXCEPTIONAL_FLAG) {
             fail(r, "invalid code lengths set");
             return -1;
         }
@@ -488,30 +495,27 @@ static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
         bits >>= (n);                                     \
         count -= (n);                                     \
     } while (0)
-#define IS_LITERAL(e) (((e) & (7u << 13)) == 0)
 
     REFILL();
     uint32_t e = litlen[bits & litlen_mask];
     while (out <= out_stop) {
-        if (ENTRY_KIND(e) == KIND_SUBTABLE) {
-            CONSUME(LITLEN_BITS);
-            e = litlen[ENTRY_VALUE(e) + (bits & ((1u << ENTRY_EXTRA(e)) - 1))];
-        }
-        CONSUME(ENTRY_BITS(e));
-        if (IS_LITERAL(e)) {
-            *out++ = (uint8_t)ENTRY_VALUE(e);
+        // Every round starts with at least 56 bits and e looked up from the main table.
+        if (e & LITERAL_FLAG) {
+            // Up to four literals from the main table (at most 10 bits each).
+            CONSUME(ENTRY_BITS(e));
+            *out++ = (uint8_t)(e >> 16);
             e = litlen[bits & litlen_mask];
-            if (IS_LITERAL(e)) {
+            if (e & LITERAL_FLAG) {
                 CONSUME(ENTRY_BITS(e));
-                *out++ = (uint8_t)ENTRY_VALUE(e);
+                *out++ = (uint8_t)(e >> 16);
                 e = litlen[bits & litlen_mask];
-                if (IS_LITERAL(e)) {
+                if (e & LITERAL_FLAG) {
                     CONSUME(ENTRY_BITS(e));
-                    *out++ = (uint8_t)ENTRY_VALUE(e);
+                    *out++ = (uint8_t)(e >> 16);
                     e = litlen[bits & litlen_mask];
-                    if (IS_LITERAL(e)) {
+                    if (e & LITERAL_FLAG) {
                         CONSUME(ENTRY_BITS(e));
-                        *out++ = (uint8_t)ENTRY_VALUE(e);
+                        *out++ = (uint8_t)(e >> 16);
                     }
                 }
             }
@@ -519,30 +523,45 @@ static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
             e = litlen[bits & litlen_mask];
             continue;
         }
-        unsigned kind = ENTRY_KIND(e);
-        if (kind != KIND_LENGTH) {
-            SAVE();
-            if (kind == KIND_END) r->state = r->final_block ? STATE_TRAILER : STATE_BLOCK_HEADER;
-            else fail(r, "invalid literal/length code");
-            return;
+        if (e & EXCEPTIONAL_FLAG) {
+            if (e & SUBTABLE_FLAG) {
+                CONSUME(ENTRY_BITS(e));
+                e = litlen[ENTRY_VALUE(e) + (bits & ((1u << ENTRY_CODE_LENGTH(e)) - 1))];
+                if (e & LITERAL_FLAG) {
+                    CONSUME(ENTRY_BITS(e));
+                    *out++ = (uint8_t)(e >> 16);
+                    REFILL();
+                    e = litlen[bits & litlen_mask];
+                    continue;
+                }
+            }
+            if (e & EXCEPTIONAL_FLAG) {
+                CONSUME(ENTRY_BITS(e));
+                SAVE();
+                if (e & END_FLAG) r->state = r->final_block ? STATE_TRAILER : STATE_BLOCK_HEADER;
+                else fail(r, "invalid literal/length code");
+                return;
+            }
         }
-        uint32_t extra = ENTRY_EXTRA(e);
-        uint32_t length = ENTRY_VALUE(e) + (uint32_t)(bits & ((1u << extra) - 1));
-        CONSUME(extra);
-        e = distance[bits & ((1u << DIST_BITS) - 1)];
-        if (ENTRY_KIND(e) == KIND_SUBTABLE) {
-            CONSUME(DIST_BITS);
-            e = distance[ENTRY_VALUE(e) + (bits & ((1u << ENTRY_EXTRA(e)) - 1))];
-        }
-        if (ENTRY_KIND(e) == KIND_INVALID) {
-            SAVE();
-            fail(r, "invalid distance code");
-            return;
-        }
+        // A length: its codeword and extra bits go in one shift; the extra bits are read from the bits before it.
+        uint64_t saved = bits;
         CONSUME(ENTRY_BITS(e));
-        extra = ENTRY_EXTRA(e);
-        uint32_t dist = ENTRY_VALUE(e) + (uint32_t)(bits & ((1u << extra) - 1));
-        CONSUME(extra);
+        uint32_t length = ENTRY_VALUE(e) + (uint32_t)((saved & ((1ull << ENTRY_BITS(e)) - 1)) >> ENTRY_CODE_LENGTH(e));
+        e = distance[bits & ((1u << DIST_BITS) - 1)];
+        if (e & EXCEPTIONAL_FLAG) {
+            if (e & SUBTABLE_FLAG) {
+                CONSUME(ENTRY_BITS(e));
+                e = distance[ENTRY_VALUE(e) + (bits & ((1u << ENTRY_CODE_LENGTH(e)) - 1))];
+            }
+            if (e & EXCEPTIONAL_FLAG) {
+                SAVE();
+                fail(r, "invalid distance code");
+                return;
+            }
+        }
+        saved = bits;
+        CONSUME(ENTRY_BITS(e));
+        uint32_t dist = ENTRY_VALUE(e) + (uint32_t)((saved & ((1ull << ENTRY_BITS(e)) - 1)) >> ENTRY_CODE_LENGTH(e));
         if (dist > (size_t)(out - history)) {
             SAVE();
             fail(r, "invalid distance too far back");
@@ -580,7 +599,6 @@ static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
 #undef SAVE
 #undef REFILL
 #undef CONSUME
-#undef IS_LITERAL
 }
 
 // MARK: Members

@@ -20,8 +20,11 @@ final class BPEWordCache: Sendable {
         state.withLock { s in
             guard let entry = s.words.find(word) else { return false }
             let span = s.spans[Int(entry)]
-            let start = Int(span.start)
-            output.append(contentsOf: s.ids[start..<(start &+ Int(span.count))])
+            // Through a buffer pointer: an `ArraySlice` of `ids` retained and released the array for every
+            // word, a tenth of all tokenizing time.
+            s.ids.withUnsafeBufferPointer { ids in
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: ids[Int(span.start)..<Int(span.start &+ span.count)]))
+            }
             return true
         }
     }

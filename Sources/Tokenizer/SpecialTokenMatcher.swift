@@ -27,6 +27,8 @@ struct SpecialTokenMatcher: Sendable {
     private let entries: [Entry]
     /// Entry indices by first byte.
     private let byFirstByte: [[Int32]]
+    /// Whether any candidate is matched without `parseSpecial` (user-defined tokens).
+    private let anyAlwaysMatched: Bool
 
     /// - Parameters:
     ///   - tokens: token texts.
@@ -48,6 +50,7 @@ struct SpecialTokenMatcher: Sendable {
         for (i, entry) in entries.enumerated() { buckets[Int(entry.bytes[0])].append(Int32(i)) }
         self.entries = entries
         self.byFirstByte = buckets
+        anyAlwaysMatched = entries.contains(where: \.alwaysMatched)
     }
 
     /// Whether any token can be matched.
@@ -55,7 +58,11 @@ struct SpecialTokenMatcher: Sendable {
 
     /// Splits `text` into raw fragments and special-token ids.
     func partition(_ text: UnsafeBufferPointer<UInt8>, parseSpecial: Bool) -> [TextFragment] {
-        guard !entries.isEmpty, !text.isEmpty else { return text.isEmpty ? [] : [.raw(0..<text.count)] }
+        // Without parseSpecial only user-defined tokens can match; vocabularies without any (SmolLM2's
+        // specials are all control tokens) skip the scan.
+        guard !entries.isEmpty, !text.isEmpty, parseSpecial || anyAlwaysMatched else {
+            return text.isEmpty ? [] : [.raw(0..<text.count)]
+        }
         // Which candidates occur anywhere?
         var occurs = [Bool](repeating: false, count: entries.count)
         var anyOccurs = false
