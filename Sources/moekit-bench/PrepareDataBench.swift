@@ -30,6 +30,9 @@ struct PrepareDataBench: ParsableCommand {
     @Option(help: "Size of the generated JSONL.gz test in GB of uncompressed JSONL (0 skips it).")
     var generateGB = 2.0
 
+    @Option(help: "Keep the generated JSONL.gz at this path, and reuse it when it exists instead of generating it again.")
+    var generated: String?
+
     @Option(help: "Directory for generated and prepared files (removed afterwards).")
     var workDirectory = "/tmp/moekit-bench-prepare-data"
 
@@ -69,16 +72,43 @@ struct PrepareDataBench: ParsableCommand {
 
         // 3. A generated large JSONL.gz.
         guard generateGB > 0 else { return }
-        let big = workDirectory + "/big.jsonl.gz"
+        let big = generated ?? workDirectory + "/big.jsonl.gz"
         let generateStart = Date()
-        let (bytes, sample) = try Self.generate(path: big, from: texts, targetBytes: Int(generateGB * 1e9), sampleBytes: 200_000_000)
+        let bytes: Int, sample: [String]
+        if generated != nil, FileManager.default.fileExists(atPath: big) {
+            (bytes, sample) = try Self.sample(path: big, sampleBytes: 200_000_000)
+        } else {
+            (bytes, sample) = try Self.generate(path: big, from: texts, targetBytes: Int(generateGB * 1e9), sampleBytes: 200_000_000)
+        }
         let onDisk = (try FileManager.default.attributesOfItem(atPath: big)[.size] as? Int) ?? 0
         print(String(format: "generated %@: %.2f GB JSONL, %.2f GB gzip, in %.1f s", big, Double(bytes) / 1e9, Double(onDisk) / 1e9,
             Date().timeIntervalSince(generateStart)))
         try compare(
             label: "generated", texts: sample, data: data, workers: workers, moekit: moekit,
             arguments: ["big=" + big, "--tokenizer", modelPath, "--out", workDirectory + "/big-data"])
-        try? FileManager.default.removeItem(atPath: big)
+        if generated == nil { try? FileManager.default.removeItem(atPath: big) }
+    }
+
+    /// The JSONL bytes of a previously generated file and its first `sampleBytes` of texts (what `generate` returns).
+    static func sample(path: String, sampleBytes: Int) throws -> (Int, [String]) {
+        var texts: [String] = [], sampled = 0
+        struct Enough: Error {}
+        do {
+            try JSONLReader.forEachString(field: "text", in: path) { text in
+                texts.append(text)
+                sampled += text.utf8.count
+                if sampled >= sampleBytes { throw Enough() }
+            }
+        } catch is Enough {}
+        guard let file = gzopen(path, "rb") else { throw BenchError.notFound(path) }
+        defer { gzclose(file) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20), total = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
+            guard n > 0 else { break }
+            total += Int(n)
+        }
+        return (total, texts)
     }
 
     /// Tokenizer alone on `texts` (fresh tokenizers, `workers` threads) vs `moekit prepare-data ARGS` as a child.
