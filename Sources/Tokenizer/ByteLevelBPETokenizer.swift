@@ -29,7 +29,7 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     /// Encoded token text → id (only built when `ignoresMerges`).
     private let encodedVocabulary: ByteStringTable
     private let specials: SpecialTokenMatcher
-    private let pieces: TokenPieces
+    private let pieces: LazyTokenPieces
     private var cache = BPEWordCache()
 
     /// This tokenizer with an empty word cache of its own, sharing the immutable vocabulary and merge tables:
@@ -100,7 +100,7 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         singleByteTokens = (0..<256).map { vocabulary.find([UInt8($0)]) ?? -1 }
         encodedVocabulary = ignoresMerges ? vocabulary : ByteStringTable()
         specials = SpecialTokenMatcher(tokens: data.tokens, types: data.tokenTypes)
-        pieces = TokenPieces(byteLevel: data)
+        pieces = LazyTokenPieces(byteLevel: data)
     }
 
     // MARK: Encoding

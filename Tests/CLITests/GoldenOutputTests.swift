@@ -107,13 +107,26 @@ struct GoldenOutputTests {
             let arguments = command.arguments.map { argument in
                 argument == "MODEL" ? model : Self.isPath(argument, in: command) ? tmp.file(argument) : argument
             }
-            let (status, output) = try TestModels.run(moekit, arguments)
+            let (status, output) = try TestModels.run(moekit, arguments, environment: Self.blasEnvironment)
             try #require(status == 0, "moekit \(arguments.joined(separator: " ")): \(output)")
             let path = tmp.file(command.output)
             Self.compare(command.output, try Self.tensorHashes(path), golden[command.output] ?? [:])
             if !Self.inputs.contains(command.output) { try FileManager.default.removeItem(atPath: path) }
         }
     }
+
+    /// The BLAS kernels the golden file was made with. Float sums, and with them the clustering split's k-means,
+    /// depend on OpenBLAS's kernel: Haswell, Zen and SkylakeX kernels give the golden bytes, but OpenBLAS 0.3.21
+    /// (Debian 12) does not know newer CPUs such as Intel family 6 model 207 (Emerald Rapids), falls back to its
+    /// generic kernel (`openblas_get_corename()` = "Prescott"), and one near-tie in layer 16's clustering flips.
+    /// `OPENBLAS_CORETYPE=Haswell` pins the kernel on every CPU with AVX2 and FMA (nil elsewhere: no pinning).
+    static let blasEnvironment: [String: String]? = {
+        guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+            let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+        else { return nil }
+        let names = Set(flags.split(separator: " ").map(String.init))
+        return names.contains("avx2") && names.contains("fma") ? ["OPENBLAS_CORETYPE": "Haswell"] : nil
+    }()
 
     /// Whether `argument` of `command` names a file in the work directory (an input or the output).
     static func isPath(_ argument: String, in command: Command) -> Bool {
