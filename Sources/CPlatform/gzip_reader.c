@@ -1,7 +1,7 @@
 // Streaming gzip/DEFLATE decoder (RFC 1951, RFC 1952).
 //
 // The decoding loop follows libdeflate's (lib/decompress_template.h): a 64-bit bit buffer refilled without branches
-// from 8-byte loads, one refill per literal or match (a match needs at most 15 + 5 + 15 + 13 = 48 bits), Huffman
+// from 8-byte loads, one refill per round of literals or a match (a match needs at most 15 + 5 + 15 + 13 = 48 bits), Huffman
 // tables indexed by the next 10 (literal/length) or 8 (distance) bits with second-level tables for longer codes,
 // and matches copied 8 bytes at a time. Unlike libdeflate it streams: it stops between two symbols when its output
 // buffer is full and goes on at the next call, and refills its input buffer from the file as it goes.
@@ -450,8 +450,8 @@ static void decode_stored(moekit_gzip_reader *r, size_t out_limit) {
 // Decodes symbols until the block ends or fewer than MAX_MATCH bytes of output room are left.
 //
 // Each round refills the bit buffer to at least 56 bits and looks up the next literal/length entry before anything
-// else, so the table load overlaps the previous round's copy. A round decodes either a match (at most 48 bits) or up
-// to four literals (the first up to 15 bits, the next ones found in the main table, at most 10 bits each).
+// else, so the table load overlaps the previous round's copy. A round decodes either a match (at most 48 bits), up
+// to four literals found in the main table (at most 10 bits each), or one symbol from a second-level table.
 static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
     uint8_t *const out_begin = r->out_buffer;
     uint8_t *out = out_begin + r->out_position;
@@ -495,6 +495,11 @@ static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
         bits >>= (n);                                     \
         count -= (n);                                     \
     } while (0)
+#define PUT_LITERAL(e)                                    \
+    do {                                                  \
+        CONSUME(ENTRY_BITS(e));                           \
+        *out++ = (uint8_t)((e) >> 16);                    \
+    } while (0)
 
     REFILL();
     uint32_t e = litlen[bits & litlen_mask];
@@ -502,21 +507,15 @@ static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
         // Every round starts with at least 56 bits and e looked up from the main table.
         if (e & LITERAL_FLAG) {
             // Up to four literals from the main table (at most 10 bits each).
-            CONSUME(ENTRY_BITS(e));
-            *out++ = (uint8_t)(e >> 16);
+            PUT_LITERAL(e);
             e = litlen[bits & litlen_mask];
             if (e & LITERAL_FLAG) {
-                CONSUME(ENTRY_BITS(e));
-                *out++ = (uint8_t)(e >> 16);
+                PUT_LITERAL(e);
                 e = litlen[bits & litlen_mask];
                 if (e & LITERAL_FLAG) {
-                    CONSUME(ENTRY_BITS(e));
-                    *out++ = (uint8_t)(e >> 16);
+                    PUT_LITERAL(e);
                     e = litlen[bits & litlen_mask];
-                    if (e & LITERAL_FLAG) {
-                        CONSUME(ENTRY_BITS(e));
-                        *out++ = (uint8_t)(e >> 16);
-                    }
+                    if (e & LITERAL_FLAG) PUT_LITERAL(e);
                 }
             }
             REFILL();
@@ -528,8 +527,7 @@ static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
                 CONSUME(ENTRY_BITS(e));
                 e = litlen[ENTRY_VALUE(e) + (bits & ((1u << ENTRY_CODE_LENGTH(e)) - 1))];
                 if (e & LITERAL_FLAG) {
-                    CONSUME(ENTRY_BITS(e));
-                    *out++ = (uint8_t)(e >> 16);
+                    PUT_LITERAL(e);
                     REFILL();
                     e = litlen[bits & litlen_mask];
                     continue;
@@ -599,6 +597,7 @@ static void decode_huffman(moekit_gzip_reader *r, size_t out_limit) {
 #undef SAVE
 #undef REFILL
 #undef CONSUME
+#undef PUT_LITERAL
 }
 
 // MARK: Members

@@ -114,17 +114,25 @@ struct PrepareDataBench: ParsableCommand {
     /// Tokenizer alone on `texts` (fresh tokenizers, `workers` threads) vs `moekit prepare-data ARGS` as a child.
     func compare(label: String, texts: [String], data: TokenizerData, workers: Int, moekit: String, arguments: [String]) throws {
         let textBytes = texts.reduce(0) { $0 + $1.utf8.count }
-        let alone = try Self.tokenize(texts, data: data, workers: workers)
-        let aloneCPUPerToken = alone.cpuSeconds / Double(alone.tokens)
-        print(String(format: "%@ tokenizer alone: %d documents, %.1f MB text, %d tokens in %.3f s = %.2f M tokens/s, %.1f MB/s",
-            label, texts.count, Double(textBytes) / 1e6, alone.tokens, alone.seconds, Double(alone.tokens) / alone.seconds / 1e6,
-            Double(textBytes) / alone.seconds / 1e6))
+        // The baseline runs before and after prepare-data and the two are averaged: this machine's speed drifts by
+        // 10–30 % within minutes, and one short baseline run moved the ratio by as much.
+        func baseline(_ when: String) throws -> (tokens: Int, seconds: Double, cpuSeconds: Double) {
+            let run = try Self.tokenize(texts, data: data, workers: workers)
+            print(String(format: "%@ tokenizer alone (%@): %d documents, %.1f MB text, %d tokens in %.3f s = %.2f M tokens/s, %.1f MB/s, %.1f ns/token of CPU",
+                label, when, texts.count, Double(textBytes) / 1e6, run.tokens, run.seconds, Double(run.tokens) / run.seconds / 1e6,
+                Double(textBytes) / run.seconds / 1e6, 1e9 * run.cpuSeconds / Double(run.tokens)))
+            return run
+        }
+        let before = try baseline("before")
         let out = arguments[arguments.firstIndex(of: "--out")! + 1]
         let log = workDirectory + "/\(label).log.jsonl"
         let run = try MeasuredRun.run(
             "/bin/sh", ["-c", "exec \"$0\" \"$@\" >/dev/null 2>&1", moekit, "prepare-data"] + arguments
                 + ["--threads", "\(workers)", "--force", "--log", log])
         guard run.status == 0 else { throw BenchError.commandFailed("moekit prepare-data", run.status) }
+        let after = try baseline("after")
+        let alone = (tokens: before.tokens, seconds: (before.seconds + after.seconds) / 2, cpuSeconds: (before.cpuSeconds + after.cpuSeconds) / 2)
+        let aloneCPUPerToken = alone.cpuSeconds / Double(alone.tokens)
         // ru_maxrss of a posix_spawn'ed child starts at the parent's peak (Linux keeps the high-water mark across
         // execve), so the child's own VmHWM from its log is the honest peak.
         let done = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").last.map { try JSONParser.parse(String($0)) }
@@ -142,7 +150,7 @@ struct PrepareDataBench: ParsableCommand {
         print(String(format: "%@ prepare-data after start-up (process, model, tokenizers; the log's elapsed_s %.3f s): %.2f M tokens/s, %.1f MB/s of text → %.0f %% of the tokenizer alone",
             label, phase, phaseRate / 1e6, Double(inputText) / phase / 1e6, 100 * phaseRate / aloneRate))
         // Other processes share these cores, so wall-clock rates move with their load; CPU time per token does not.
-        print(String(format: "%@ CPU time: tokenizer alone %.1f ns/token, prepare-data %.1f ns/token (%.2f s) → %.0f %% of the tokenizer's CPU efficiency",
+        print(String(format: "%@ CPU time: tokenizer alone (mean of both) %.1f ns/token, prepare-data %.1f ns/token (%.2f s) → %.0f %% of the tokenizer's CPU efficiency",
             label, 1e9 * aloneCPUPerToken, 1e9 * cpu / Double(index.tokens), cpu, 100 * aloneCPUPerToken / (cpu / Double(index.tokens))))
     }
 
