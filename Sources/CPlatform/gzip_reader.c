@@ -1,11 +1,11 @@
 // Streaming gzip/DEFLATE decoder (RFC 1951, RFC 1952).
 //
 // The decoding loop follows libdeflate's (lib/decompress_template.h): a 64-bit bit buffer refilled without branches
-// from 8-byte loads, one refill per round of literals or a match (a match needs at most 15 + 5 + 15 + 13 = 48 bits), Huffman
-// tables indexed by the next 10 (literal/length) or 8 (distance) bits with second-level tables for longer codes,
-// and matches copied 8 bytes at a time. Unlike libdeflate it streams: it stops between two symbols when its output
-// buffer is full and goes on at the next call, and refills its input buffer from the file as it goes.
-// Validity rules and messages are zlib's (inflate.c and inftrees.c, zlib 1.2.13), so it accepts and rejects
+// from 8-byte loads, one refill per round of literals or per match (a match needs at most 15 + 5 + 15 + 13 = 48
+// bits), Huffman tables indexed by the next 10 (literal/length) or 8 (distance) bits with second-level tables for
+// longer codes, and matches copied 8 bytes at a time. Unlike libdeflate it streams: it stops between two symbols
+// when its output buffer is full and goes on at the next call, and refills its input buffer from the file as it
+// goes. Validity rules and messages are zlib's (inflate.c and inftrees.c, zlib 1.2.13), so it accepts and rejects
 // exactly what zlib's gzread does.
 #include <errno.h>
 #include <pthread.h>
