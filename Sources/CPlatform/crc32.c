@@ -6,7 +6,6 @@
 #include "moekit_platform.h"
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 
 __attribute__((target("pclmul,sse4.1")))
@@ -43,18 +42,11 @@ static uint32_t fold(uint32_t crc, const uint8_t *p, size_t n) {  // n ≥ 64, a
     return (uint32_t)_mm_extract_epi32(_mm_xor_si128(x1, t), 1);
 }
 
-static int has_pclmul(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
-    return ((c >> 1) & 1) && ((c >> 19) & 1);  // PCLMULQDQ, SSE4.1
-}
 #endif
 
 uint32_t moekit_crc32(uint32_t crc, const uint8_t *p, size_t n) {
 #if defined(__x86_64__)
-    static int usable = -1;  // the same value whichever thread sets it
-    if (usable < 0) usable = has_pclmul();
-    if (n >= 64 && usable) {
+    if (n >= 64 && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1")) {
         size_t m = n & ~(size_t)15;
         crc = ~fold(~crc, p, m);
         p += m;

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 #include "moekit_gzip.h"
 #include "moekit_platform.h"
 
@@ -620,18 +619,18 @@ static int read_member_header(moekit_gzip_reader *r) {
         fail(r, "unknown header flags set");
         return -1;
     }
-    uLong header_crc = crc32(0, p, 10);
+    uint32_t header_crc = moekit_crc32(0, p, 10);
     r->in_position += 10;
     if (flags & 4) {  // FEXTRA
         if (want_bytes(r, 2) < 2) goto cut;
         p = r->in_buffer + r->in_position;
         size_t extra = p[0] | (size_t)p[1] << 8;
-        header_crc = crc32(header_crc, p, 2);
+        header_crc = moekit_crc32(header_crc, p, 2);
         r->in_position += 2;
         while (extra > 0) {
             size_t n = want_bytes(r, extra < 64 ? extra : 64);
             if (n == 0) goto cut;
-            header_crc = crc32(header_crc, r->in_buffer + r->in_position, (uInt)n);
+            header_crc = moekit_crc32(header_crc, r->in_buffer + r->in_position, n);
             r->in_position += n;
             extra -= n;
         }
@@ -641,7 +640,7 @@ static int read_member_header(moekit_gzip_reader *r) {
         for (;;) {
             if (want_bytes(r, 1) == 0) goto cut;
             uint8_t c = r->in_buffer[r->in_position++];
-            header_crc = crc32(header_crc, &c, 1);
+            header_crc = moekit_crc32(header_crc, &c, 1);
             if (c == 0) break;
         }
     }

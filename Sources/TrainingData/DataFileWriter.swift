@@ -1,4 +1,3 @@
-import CPlatform
 import IOCore
 
 #if canImport(Glibc)
@@ -7,7 +6,7 @@ import Glibc
 
 /// A buffered file writer for files inside a data directory under construction. It does not fsync each file:
 /// the directory is the atomic unit, flushed once with syncfs before it is renamed into place (`OutputDirectory`).
-/// Write-back starts every 32 MiB (as `AtomicFileWriter` does), so the disk writes while tokenisation runs and the
+/// Write-back starts every 32 MiB (`WritebackScheduler`), so the disk writes while tokenisation runs and the
 /// final syncfs has little left to do.
 final class DataFileWriter {
     let path: String
@@ -16,10 +15,9 @@ final class DataFileWriter {
     private let capacity = 1 << 20
     private var buffered = 0
     private var closed = false
-    /// Bytes in the file, and how many of them write-back has been started for.
+    /// Bytes in the file (not counting `buffer`).
     private var inFile = 0
-    private var writebackStarted = 0
-    static let writebackInterval = 32 << 20
+    private var writeback = WritebackScheduler(interval: 32 << 20)
 
     init(path: String) throws(TrainingDataError) {
         self.path = path
@@ -70,9 +68,6 @@ final class DataFileWriter {
         let failure = writeAll(fd, pointer, count)
         guard failure == 0 else { throw .writeFailed(path: path, reason: String(cString: strerror(failure))) }
         inFile += count
-        if inFile - writebackStarted >= Self.writebackInterval {
-            _ = moekit_start_writeback(fd, off_t(writebackStarted), off_t(inFile - writebackStarted))
-            writebackStarted = inFile
-        }
+        writeback.fileReached(inFile, fd: fd)
     }
 }

@@ -202,13 +202,13 @@ final class JSONLineScanner {
             skipSpace()
             if take(0x7D) { return true }
             while true {
-                guard let key = scanString(), !key.escaped, key.highBytes == false || Self.isValidUTF8(key.value) else {
+                guard let key = scanString(), !key.escaped, !key.highBytes || Self.isValidUTF8(key) else {
                     return false
                 }
                 skipSpace()
                 guard take(0x3A) else { return false }
                 skipSpace()
-                if depth == 1, Self.equal(key.value, text) {
+                if depth == 1, Self.equal(key, text) {
                     guard !fields.sawText else { return false }
                     fields.sawText = true
                     guard position < end, position.pointee == 0x22 else {
@@ -216,12 +216,12 @@ final class JSONLineScanner {
                         return false
                     }
                     guard let value = scanString() else { return false }
-                    fields.text = value.value
-                } else if depth == 1, let domain, Self.equal(key.value, domain) {
+                    fields.text = value
+                } else if depth == 1, let domain, Self.equal(key, domain) {
                     guard !fields.sawDomain else { return false }
                     fields.sawDomain = true
                     guard position < end, position.pointee == 0x22, let value = scanString() else { return false }
-                    fields.domain = value.value
+                    fields.domain = value
                 } else {
                     guard scanValue(depth: depth) else { return false }
                 }
@@ -240,7 +240,7 @@ final class JSONLineScanner {
             switch position.pointee {
             case 0x22:
                 guard let value = scanString() else { return false }
-                return !value.highBytes || Self.isValidUTF8(value.value)
+                return !value.highBytes || Self.isValidUTF8(value)
             case 0x7B:
                 var ignored = Fields()
                 return scanObject(depth: depth + 1, text: .init(start: nil, count: 0), domain: nil, fields: &ignored)
@@ -307,7 +307,7 @@ final class JSONLineScanner {
         /// A string from its opening quote: the bytes between the quotes, whether it has escapes, and whether it
         /// has bytes ≥ 0x80. Nil on raw control characters, an unknown escape, a `\u` escape without four hex digits
         /// or with an unpaired surrogate, or no closing quote.
-        mutating func scanString() -> (value: StringValue, escaped: Bool, highBytes: Bool)? {
+        mutating func scanString() -> StringValue? {
             guard take(0x22) else { return nil }
             let start = position
             var escaped = false
@@ -326,10 +326,10 @@ final class JSONLineScanner {
                 guard position < end else { return nil }
                 let byte = position.pointee
                 if byte == 0x22 {
-                    let highBytes = (highByte | high.max()) >= 0x80
-                    let value = StringValue(start: start, end: position, escaped: escaped, highBytes: highBytes)
+                    let value = StringValue(
+                        start: start, end: position, escaped: escaped, highBytes: (highByte | high.max()) >= 0x80)
                     position += 1
-                    return (value, escaped, highBytes)
+                    return value
                 }
                 if byte == 0x5C {
                     guard end - position >= 2 else { return nil }

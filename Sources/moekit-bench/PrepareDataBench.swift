@@ -30,7 +30,7 @@ struct PrepareDataBench: ParsableCommand {
     @Option(help: "Size of the generated JSONL.gz test in GB of uncompressed JSONL (0 skips it).")
     var generateGB = 2.0
 
-    @Option(help: "Keep the generated JSONL.gz at this path, and reuse it when it exists instead of generating it again.")
+    @Option(help: "Keep the generated JSONL.gz at this path, and reuse it when it exists (whatever --generate-gb says).")
     var generated: String?
 
     @Option(help: "Directory for generated and prepared files (removed afterwards).")
@@ -74,23 +74,27 @@ struct PrepareDataBench: ParsableCommand {
         guard generateGB > 0 else { return }
         let big = generated ?? workDirectory + "/big.jsonl.gz"
         let generateStart = Date()
-        let bytes: Int, sample: [String]
+        let sample: [String]
         if generated != nil, FileManager.default.fileExists(atPath: big) {
-            (bytes, sample) = try Self.sample(path: big, sampleBytes: 200_000_000)
+            // Reused whatever --generate-gb says; prepare-data's report gives its size in text.
+            sample = try Self.sample(path: big, sampleBytes: 200_000_000)
+            let onDisk = (try FileManager.default.attributesOfItem(atPath: big)[.size] as? Int) ?? 0
+            print(String(format: "reusing %@: %.2f GB gzip", big, Double(onDisk) / 1e9))
         } else {
+            let bytes: Int
             (bytes, sample) = try Self.generate(path: big, from: texts, targetBytes: Int(generateGB * 1e9), sampleBytes: 200_000_000)
+            let onDisk = (try FileManager.default.attributesOfItem(atPath: big)[.size] as? Int) ?? 0
+            print(String(format: "generated %@: %.2f GB JSONL, %.2f GB gzip, in %.1f s", big, Double(bytes) / 1e9, Double(onDisk) / 1e9,
+                Date().timeIntervalSince(generateStart)))
         }
-        let onDisk = (try FileManager.default.attributesOfItem(atPath: big)[.size] as? Int) ?? 0
-        print(String(format: "generated %@: %.2f GB JSONL, %.2f GB gzip, in %.1f s", big, Double(bytes) / 1e9, Double(onDisk) / 1e9,
-            Date().timeIntervalSince(generateStart)))
         try compare(
             label: "generated", texts: sample, data: data, workers: workers, moekit: moekit,
             arguments: ["big=" + big, "--tokenizer", modelPath, "--out", workDirectory + "/big-data"])
         if generated == nil { try? FileManager.default.removeItem(atPath: big) }
     }
 
-    /// The JSONL bytes of a previously generated file and its first `sampleBytes` of texts (what `generate` returns).
-    static func sample(path: String, sampleBytes: Int) throws -> (Int, [String]) {
+    /// The first `sampleBytes` of texts of a previously generated file (the sample `generate` returns).
+    static func sample(path: String, sampleBytes: Int) throws -> [String] {
         var texts: [String] = [], sampled = 0
         struct Enough: Error {}
         do {
@@ -100,15 +104,7 @@ struct PrepareDataBench: ParsableCommand {
                 if sampled >= sampleBytes { throw Enough() }
             }
         } catch is Enough {}
-        guard let file = gzopen(path, "rb") else { throw BenchError.notFound(path) }
-        defer { gzclose(file) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20), total = 0
-        while true {
-            let n = buffer.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
-            guard n > 0 else { break }
-            total += Int(n)
-        }
-        return (total, texts)
+        return texts
     }
 
     /// Tokenizer alone on `texts` (fresh tokenizers, `workers` threads) vs `moekit prepare-data ARGS` as a child.

@@ -44,7 +44,7 @@ struct JSONLineScannerTests {
 
     @Test("the fast path takes ordinary lines and returns json-c's strings")
     func ordinaryLines() throws {
-        var scanner = JSONLineScanner(textField: "text", domainField: "domain")
+        let scanner = JSONLineScanner(textField: "text", domainField: "domain")
         for seed in Self.seeds where seed.contains("domain") {
             let result = Array(seed.utf8).withUnsafeBufferPointer { scanner.scan($0) }
             #expect(result != nil, "\(seed)")

@@ -25,7 +25,7 @@ struct PrepareDataTests {
     }
 
     /// Domain-local indices of validation documents, recomputed from the documented rule with XXH64 directly (checked
-    /// against the reference implementation's values in `GzipReaderTests.xxh64`).
+    /// against the reference implementation's values in `TextKernelTests.xxh64`).
     static func expectedValidation(_ texts: [String], fraction: Double, minDocs: Int) -> Set<Int> {
         let hashes = texts.map { text -> UInt64 in Array(text.utf8).withUnsafeBytes { moekit_xxh64($0.baseAddress, $0.count, 0) } }
         let threshold = fraction * pow(2.0, 64)

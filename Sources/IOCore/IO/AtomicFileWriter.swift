@@ -136,20 +136,10 @@ public final class AtomicFileWriter {
         startWritebackIfDue()
     }
 
-    /// Bytes handed to the kernel for write-back so far.
-    private var writebackStarted = 0
-    /// Write-back is started every this many bytes.
-    static let writebackInterval = 64 << 20
+    /// Write-back is started every 64 MiB (`WritebackScheduler`).
+    private var writeback = WritebackScheduler(interval: 64 << 20)
 
-    /// Starts write-back of what reached the file since the last call once `writebackInterval` bytes have
-    /// accumulated: the disk writes while we compute, and the final fsync has little left to do (cp's
-    /// `cp && sync` gets the same overlap from the kernel's own flusher).
-    private func startWritebackIfDue() {
-        let inFile = bytesWritten - buffered
-        guard inFile - writebackStarted >= Self.writebackInterval else { return }
-        _ = moekit_start_writeback(fd, off_t(writebackStarted), off_t(inFile - writebackStarted))
-        writebackStarted = inFile
-    }
+    private func startWritebackIfDue() { writeback.fileReached(bytesWritten - buffered, fd: fd) }
 
     /// Appends `count` zero bytes.
     public func writeZeros(_ count: Int) throws(FileWriteError) {
